@@ -1,0 +1,249 @@
+//! The caller's own account: profile, password, verification mail and sessions.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::auth::send_verification_mail;
+use crate::accounts::models::{self, TokenPurpose};
+use crate::accounts::throttle;
+use crate::accounts::views::{ChangePasswordRequest, MeView, SessionView, UpdateMeRequest};
+use crate::auth::AuthUser;
+use crate::db;
+use crate::domain::{DisplayName, NewPassword};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageQuery};
+use crate::startup::AppState;
+
+/// The caller's profile.
+#[utoipa::path(
+    tag = "Me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = MeView),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/me")]
+pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<MeView>> {
+    let account = db::read(&state.pool, move |conn| {
+        Ok(models::find_account(conn, &user.account_id)?)
+    })
+    .await?;
+    Ok(web::Json(account.into()))
+}
+
+/// Change the caller's profile. Only `display_name` can change here; roles are granted
+/// by staff, and a body naming `role` is refused.
+#[utoipa::path(
+    tag = "Me",
+    security(("bearer" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "The updated profile", body = MeView),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[patch("/me")]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<UpdateMeRequest>,
+) -> ApiResult<web::Json<MeView>> {
+    let name = body
+        .into_inner()
+        .display_name
+        .map(|name| DisplayName::parse("display_name", &name))
+        .transpose()
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    let account = db::write(&state.pool, move |conn| {
+        if let Some(name) = name {
+            models::set_display_name(conn, &user.account_id, &name.into_inner(), db::now())?;
+        }
+        Ok(models::find_account(conn, &user.account_id)?)
+    })
+    .await?;
+    Ok(web::Json(account.into()))
+}
+
+/// Change the caller's password. Every other session of the account ends; this one
+/// stays signed in.
+///
+/// Wrong current passwords count towards the same throttle as sign-ins.
+#[utoipa::path(
+    tag = "Me",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 429, response = crate::error::TooManyRequests),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[post("/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ChangePasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let ChangePasswordRequest {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    let new_password = NewPassword::parse("new_password", new_password.expose_secret())
+        .map_err(|e| ApiError::validation(vec![e]))?;
+    let account_id = user.account_id.clone();
+    let now = db::now();
+    let account = db::read(&state.pool, move |conn| Ok(models::find_account(conn, &account_id)?)).await?;
+    let email = account.email.clone();
+    let blocked = db::read(&state.pool, move |conn| Ok(throttle::blocked_for(conn, &email, now)?)).await?;
+    if let Some(seconds) = blocked {
+        return Err(ApiError::too_many_requests(
+            "Too many wrong passwords; wait before trying again.",
+            seconds,
+        ));
+    }
+    if !state
+        .passwords
+        .verify(current_password, Some(account.password_hash))
+        .await?
+    {
+        let email = account.email;
+        db::write(&state.pool, move |conn| Ok(throttle::record_failure(conn, &email, now)?)).await?;
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "incorrect",
+            "The current password is not right.",
+        ));
+    }
+    let hash = state
+        .passwords
+        .hash(SecretString::from(new_password.expose().to_owned()))
+        .await?;
+    db::write(&state.pool, move |conn| {
+        models::set_password_hash(conn, &user.account_id, &hash, now)?;
+        models::revoke_sessions_of(
+            conn,
+            &user.account_id,
+            Some(&user.session_id),
+            "password_changed",
+            now,
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Send a new verification mail to the caller's address (earlier links stop working).
+#[utoipa::path(
+    tag = "Me",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A verification mail is on its way"),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 409, response = crate::error::Conflict),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[post("/me/email-verification")]
+pub async fn resend_verification_email(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> ApiResult<HttpResponse> {
+    let (email, token) = db::write(&state.pool, move |conn| {
+        let account = models::find_account(conn, &user.account_id)?;
+        if account.email_verified_at.is_some() {
+            return Err(ApiError::conflict(
+                "already_verified",
+                "This email address is already verified.",
+            ));
+        }
+        let token =
+            models::create_email_token(conn, &account.id, TokenPurpose::VerifyEmail, db::now())?;
+        Ok((account.email, token))
+    })
+    .await?;
+    send_verification_mail(&state, &email, &token);
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// The devices signed in to the caller's account, newest first.
+#[utoipa::path(
+    tag = "Me",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Live sessions", body = Page<SessionView>),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/me/sessions")]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    page: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<SessionView>>> {
+    let limit = page.limit()?;
+    let before: Option<String> = page.after()?;
+    let rows = db::read(&state.pool, {
+        let account_id = user.account_id.clone();
+        move |conn| {
+            Ok(models::list_sessions(
+                conn,
+                &account_id,
+                before.as_deref(),
+                limit + 1,
+                db::now(),
+            )?)
+        }
+    })
+    .await?;
+    Ok(web::Json(Page::from_rows(
+        rows,
+        limit,
+        |session| session.id.clone(),
+        |session| SessionView::new(session, &user.session_id),
+    )))
+}
+
+/// Sign a device out: ends one of the caller's sessions.
+#[utoipa::path(
+    tag = "Me",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /me/sessions`")),
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 404, response = crate::error::NotFound),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[delete("/me/sessions/{id}")]
+pub async fn delete_session(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let ended = db::write(&state.pool, move |conn| {
+        Ok(models::revoke_own_session(conn, &user.account_id, &id, db::now())?)
+    })
+    .await?;
+    if ended {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("You have no such session."))
+    }
+}

@@ -1,0 +1,183 @@
+//! Extractors that authenticate a request: `AuthUser` (any signed-in account),
+//! `VerifiedCitizen` (email verified; needed to create content) and `RoleGuard<R>`
+//! (a role from the set `R`).
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use std::marker::PhantomData;
+
+use super::tokens::verify_access_token;
+use crate::db::{self, schema::accounts, schema::sessions};
+use crate::domain::Role;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// A signed-in account, checked against its session on every request: revoking the
+/// session (logout, password change) stops its access tokens at once.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub account_id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub email_verified: bool,
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing_token", "Send `Authorization: Bearer <access token>`.")
+        })?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("invalid_token", "Malformed Authorization header."))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "Malformed Authorization header."))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() || token.len() > 4096 {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "Send `Authorization: Bearer <access token>`.",
+        ));
+    }
+    Ok(token.trim().to_owned())
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        if let Some(user) = req.extensions().get::<AuthUser>() {
+            let user = user.clone();
+            return Box::pin(async move { Ok(user) });
+        }
+        let token = bearer_token(req);
+        let state = app_state(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let (token, state) = (token?, state?);
+            let app = state.clone();
+            let user = db::read(&state.pool, move |conn| {
+                let claims =
+                    verify_access_token(&app.keys, conn, &app.config.public_url, &token)?;
+                let row: Option<(String, Option<NaiveDateTime>, NaiveDateTime, String, Option<NaiveDateTime>)> =
+                    sessions::table
+                        .inner_join(accounts::table)
+                        .filter(sessions::id.eq(&claims.sid))
+                        .select((
+                            sessions::account_id,
+                            sessions::revoked_at,
+                            sessions::expires_at,
+                            accounts::role,
+                            accounts::email_verified_at,
+                        ))
+                        .first(conn)
+                        .optional()?;
+                let now = Utc::now().naive_utc();
+                match row {
+                    Some((account_id, None, expires_at, role, verified))
+                        if account_id == claims.sub && expires_at > now =>
+                    {
+                        Ok(AuthUser {
+                            account_id,
+                            session_id: claims.sid,
+                            role: Role::parse(&role).unwrap_or(Role::Citizen),
+                            email_verified: verified.is_some(),
+                        })
+                    }
+                    _ => Err(ApiError::unauthorized(
+                        "session_ended",
+                        "This session has ended; sign in again.",
+                    )),
+                }
+            })
+            .await?;
+            req.extensions_mut().insert(user.clone());
+            Ok(user)
+        })
+    }
+}
+
+/// A signed-in account whose email is verified: required to create content.
+#[derive(Debug, Clone)]
+pub struct VerifiedCitizen(pub AuthUser);
+
+impl FromRequest for VerifiedCitizen {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if !user.email_verified {
+                return Err(ApiError::forbidden(
+                    "email_not_verified",
+                    "Verify your email address first.",
+                ));
+            }
+            Ok(Self(user))
+        })
+    }
+}
+
+/// A set of roles a route admits.
+pub trait RoleSet {
+    const ALLOWED: &'static [Role];
+    const DESCRIPTION: &'static str;
+}
+
+/// Moderators, officers and admins.
+pub struct Staff;
+impl RoleSet for Staff {
+    const ALLOWED: &'static [Role] = &[Role::Moderator, Role::Officer, Role::Admin];
+    const DESCRIPTION: &'static str = "staff (moderator, officer or admin)";
+}
+
+/// Officers and admins (council staff).
+pub struct Officers;
+impl RoleSet for Officers {
+    const ALLOWED: &'static [Role] = &[Role::Officer, Role::Admin];
+    const DESCRIPTION: &'static str = "an officer or admin";
+}
+
+/// Admins only.
+pub struct AdminOnly;
+impl RoleSet for AdminOnly {
+    const ALLOWED: &'static [Role] = &[Role::Admin];
+    const DESCRIPTION: &'static str = "an admin";
+}
+
+/// A signed-in account holding one of the roles of `R`; anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct RoleGuard<R: RoleSet>(pub AuthUser, PhantomData<R>);
+
+impl<R: RoleSet + 'static> FromRequest for RoleGuard<R> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if !R::ALLOWED.contains(&user.role) {
+                return Err(ApiError::forbidden(
+                    "forbidden",
+                    format!("Only {} may do this.", R::DESCRIPTION),
+                ));
+            }
+            Ok(Self(user, PhantomData))
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! The subcommands: serve, migrate, openapi, user create, keys rotate.
+
+use std::io::BufRead;
+
+use crate::accounts::models::{self, NewAccount};
+use crate::auth::{keys, password};
+use crate::config::{Cli, Command, Config, KeysCommand, UserCommand};
+use crate::domain::{DisplayName, Email, NewPassword};
+use crate::startup::Application;
+use crate::{db, openapi, telemetry};
+
+/// Runs the command the command line asked for (`serve` when none).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", openapi::spec_json()?);
+        return Ok(());
+    }
+    let config = cli.settings.validate().map_err(anyhow::Error::msg)?;
+    telemetry::init(config.log_format);
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => blocking(config, |conn| {
+            let applied = db::run_migrations(conn)?;
+            println!("{} migration(s) applied", applied.len());
+            Ok(())
+        }),
+        Command::User(UserCommand::Create {
+            email,
+            password_stdin: _,
+            role,
+            display_name,
+        }) => {
+            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = NewPassword::parse("password", line.trim_end_matches(['\r', '\n']))
+                .map_err(|e| anyhow::anyhow!("password: {}", e.message))?;
+            let name = display_name.unwrap_or_else(|| {
+                email.as_str().split('@').next().unwrap_or("staff").to_owned()
+            });
+            let name = DisplayName::parse("display_name", &name)
+                .map_err(|e| anyhow::anyhow!("--display-name: {}", e.message))?;
+            let hash = password::hash_blocking(password.expose())?;
+            blocking(config, move |conn| {
+                let now = db::now();
+                let account = NewAccount {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    email: email.into_inner(),
+                    display_name: name.into_inner(),
+                    password_hash: hash,
+                    role: role.as_str().to_owned(),
+                    email_verified_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                };
+                if models::find_account_by_email(conn, &account.email)?.is_some() {
+                    anyhow::bail!("an account with this email already exists");
+                }
+                models::insert_account(conn, &account)?;
+                println!("{}", account.id);
+                Ok(())
+            })
+        }
+        Command::Keys(KeysCommand::Rotate) => blocking(config, |conn| {
+            let kid = db::transaction(conn, keys::rotate)?;
+            println!("{kid}");
+            Ok(())
+        }),
+        Command::Openapi => Ok(()),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(
+        bind = %config.bind,
+        database = config.database.backend_name(),
+        public_url = %config.public_url,
+        "starting civitas"
+    );
+    let app = Application::build(config).await?;
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens one migrated connection and runs a maintenance command on it.
+fn blocking(
+    config: Config,
+    f: impl FnOnce(&mut db::DbConnection) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let pool = db::build_pool(&config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))?;
+    db::run_migrations(&mut conn)?;
+    f(&mut conn)
+}

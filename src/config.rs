@@ -1,0 +1,246 @@
+//! Settings and the command line: flags first, then environment variables, then defaults.
+//!
+//! Everything is parsed and validated once, at start-up; a bad setting stops the process
+//! with one line naming it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::domain::Role;
+
+/// Civitas: the backend for citizen-participation apps.
+#[derive(Debug, Parser)]
+#[command(name = "civitas", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations and serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account with a role (bootstrap staff and admins). Its email counts as verified.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long, value_enum, default_value_t = Role::Citizen)]
+        role: Role,
+        /// Display name; defaults to the part of the email before `@`.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key. Tokens signed by older keys keep verifying until they expire.
+    Rotate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "CIVITAS_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+
+    /// `sqlite://path` (default `sqlite://<data dir>/civitas.db`) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The URL clients reach this service at (token issuer, links in mail).
+    #[arg(long, env = "CIVITAS_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Directory for the SQLite database, uploads and the mail drop.
+    #[arg(long, env = "CIVITAS_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// `smtp://user:pass@host:port` or `smtps://…`; without it, mail is written to `<data dir>/mail/`.
+    #[arg(long, env = "CIVITAS_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of Civitas's mail.
+    #[arg(
+        long,
+        env = "CIVITAS_MAIL_FROM",
+        default_value = "Civitas <no-reply@civitas.local>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Database connections per node.
+    #[arg(long, env = "CIVITAS_DB_POOL_SIZE", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=500), global = true)]
+    pub db_pool_size: u32,
+
+    /// How long a request waits for a database connection before answering 503, in milliseconds.
+    #[arg(long, env = "CIVITAS_DB_POOL_TIMEOUT_MS", default_value_t = 3000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000), global = true)]
+    pub db_pool_timeout_ms: u64,
+
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, env = "CIVITAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// Where the data lives, parsed from the database URL.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(SecretString),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://path`, `sqlite:path`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err("DATABASE_URL: the sqlite:// URL has no path".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(SecretString::from(url.to_owned())));
+        }
+        Err("DATABASE_URL: expected sqlite://PATH or postgres://USER@HOST/DB".into())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Settings after validation: what the rest of the program uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database: DatabaseUrl,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub db_pool_size: u32,
+    pub db_pool_timeout: Duration,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Validates the settings that clap cannot check by itself.
+    pub fn validate(self) -> Result<Config, String> {
+        let database = match &self.database_url {
+            Some(url) if !url.is_empty() => DatabaseUrl::parse(url)?,
+            _ => DatabaseUrl::Sqlite(self.data_dir.join("civitas.db")),
+        };
+        let public_url = match self.public_url.as_deref() {
+            Some(url) if !url.is_empty() => {
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.contains(char::is_whitespace)
+                {
+                    return Err(format!(
+                        "CIVITAS_PUBLIC_URL: expected an http:// or https:// URL, got {url:?}"
+                    ));
+                }
+                url.trim_end_matches('/').to_owned()
+            }
+            _ => format!("http://{}", self.bind),
+        };
+        if let Some(smtp) = &self.smtp_url {
+            if !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+                return Err("CIVITAS_SMTP_URL: expected smtp://… or smtps://…".into());
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(format!(
+                "CIVITAS_MAIL_FROM: not a mailbox: {:?}",
+                self.mail_from
+            ));
+        }
+        Ok(Config {
+            bind: self.bind,
+            database,
+            public_url,
+            data_dir: self.data_dir,
+            smtp_url: self.smtp_url.map(SecretString::from),
+            mail_from: self.mail_from,
+            db_pool_size: self.db_pool_size,
+            db_pool_timeout: Duration::from_millis(self.db_pool_timeout_ms),
+            log_format: self.log_format,
+        })
+    }
+}
+
+impl Config {
+    /// Settings for tests and tools: defaults, with the given database and data directory.
+    pub fn for_database(database: DatabaseUrl, data_dir: PathBuf) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database,
+            public_url: "http://127.0.0.1".into(),
+            data_dir,
+            smtp_url: None,
+            mail_from: "Civitas <no-reply@civitas.local>".into(),
+            db_pool_size: 10,
+            db_pool_timeout: Duration::from_millis(3000),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_lose_their_scheme() {
+        assert!(matches!(
+            DatabaseUrl::parse("sqlite://./data/civitas.db"),
+            Ok(DatabaseUrl::Sqlite(path)) if path == PathBuf::from("./data/civitas.db")
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("sqlite:///var/lib/civitas.db"),
+            Ok(DatabaseUrl::Sqlite(path)) if path == PathBuf::from("/var/lib/civitas.db")
+        ));
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_with_the_setting_named() {
+        let error = DatabaseUrl::parse("mysql://localhost/x").unwrap_err();
+        assert!(error.starts_with("DATABASE_URL"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Storage: one diesel connection type over SQLite and PostgreSQL, its pool, the embedded
+//! migrations, and the two ways handlers reach the database (`read` and `write`).
+
+pub mod schema;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use secrecy::ExposeSecret;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::error::ApiError;
+
+/// One connection to whichever backend the database URL chose.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+pub type PoolError = r2d2::PoolError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a SQLite writer waits for the lock before giving up, in milliseconds.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// Opens connections for the pool, choosing the backend from the URL (the derive's own
+/// `establish` guesses by trial and reports every mistake the same way) and preparing
+/// each SQLite connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    database: DatabaseUrl,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("could not connect to the database: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("could not prepare the connection: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl ConnectionManager {
+    pub fn new(database: DatabaseUrl) -> Self {
+        Self { database }
+    }
+
+    fn sqlite_path(path: &std::path::Path) -> String {
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        match &self.database {
+            DatabaseUrl::Postgres(url) => Ok(DbConnection::Postgresql(PgConnection::establish(
+                url.expose_secret(),
+            )?)),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&Self::sqlite_path(path))?;
+                // One statement per call: a multi-statement string would silently run
+                // only its first statement through some APIs.
+                for pragma in [
+                    format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
+                    "PRAGMA journal_mode = WAL".to_owned(),
+                    "PRAGMA synchronous = NORMAL".to_owned(),
+                    "PRAGMA foreign_keys = ON".to_owned(),
+                ] {
+                    conn.batch_execute(&pragma)?;
+                }
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Query)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
+    }
+}
+
+/// Builds the pool without opening a connection yet, so start-up does not depend on the
+/// database being reachable at that instant; `/health/ready` reports when it is not.
+pub fn build_pool(config: &Config) -> anyhow::Result<Pool> {
+    if let DatabaseUrl::Sqlite(path) = &config.database {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                anyhow::anyhow!("cannot create the database directory {parent:?}: {error}")
+            })?;
+        }
+    }
+    Ok(r2d2::Pool::builder()
+        .max_size(config.db_pool_size)
+        .min_idle(Some(1))
+        .connection_timeout(config.db_pool_timeout)
+        .test_on_check_out(false)
+        .build_unchecked(ConnectionManager::new(config.database.clone())))
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps two nodes starting
+/// together from migrating at once.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Sqlite(conn) => conn
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        DbConnection::Postgresql(conn) => {
+            conn.batch_execute("SELECT pg_advisory_lock(7412031145)")?;
+            let result = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|versions| versions.iter().map(ToString::to_string).collect());
+            conn.batch_execute("SELECT pg_advisory_unlock(7412031145)")?;
+            result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+        }
+    };
+    Ok(applied)
+}
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite, so a writer takes the
+/// lock up front instead of failing to upgrade a read lock half-way; a plain transaction
+/// on PostgreSQL.
+pub fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgresql(inner) => AnsiTransactionManager::begin_transaction(inner)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
+}
+
+/// Runs a read on the blocking pool.
+pub async fn read<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// Runs `f` in a write transaction on the blocking pool.
+pub async fn write<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        transaction(&mut conn, f)
+    })
+    .await?
+}
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision),
+/// so what a write answers is exactly what a later read returns.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// A stored time as the API shows it: RFC 3339, UTC, with `Z`.
+pub fn utc(time: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_naive_utc_and_offset(time, chrono::Utc)
+}

@@ -1,0 +1,372 @@
+//! The one error type of the API and its RFC 9457 `application/problem+json` rendering.
+//!
+//! Handlers return `Result<_, ApiError>`. Each error carries a stable machine `code`;
+//! internal causes are logged (with the request id, through the request span) and never
+//! sent to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field, as named in the request body or query (`email`, `password`…).
+    pub field: String,
+    /// A stable machine code (`too_short`, `invalid_format`, `common_password`…).
+    pub code: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem details body, as every error response carries it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDetails {
+    /// A URI naming the problem type: `urn:civitas:problem:<code>`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:civitas:problem:validation_failed")]
+    pub problem_type: String,
+    /// A short summary of the problem type.
+    #[schema(example = "Validation failed")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// A stable machine code clients can branch on.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// Per-field errors, present for validation failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+macro_rules! problem_responses {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(utoipa::ToResponse)]
+        #[response(content_type = "application/problem+json")]
+        pub struct $name(
+            #[expect(dead_code, reason = "only its schema is used, by the OpenAPI document")]
+            ProblemDetails,
+        );
+    )*};
+}
+
+problem_responses! {
+    /// The request is malformed: unreadable JSON, a bad query or header.
+    BadRequest;
+    /// No credentials, or credentials that are not valid (see `WWW-Authenticate`).
+    Unauthorized;
+    /// Authenticated, but not allowed to do this.
+    Forbidden;
+    /// No such resource, or not the caller's to see.
+    NotFound;
+    /// The request conflicts with the resource's current state.
+    Conflict;
+    /// The body is too large.
+    PayloadTooLarge;
+    /// The body is not of a media type this route accepts.
+    UnsupportedMediaType;
+    /// The body is well-formed, but some fields are invalid: see `errors`.
+    ValidationFailed;
+    /// Too many requests: wait the number of seconds in `Retry-After`.
+    TooManyRequests;
+    /// Overloaded, or the database is unreachable: retry after `Retry-After` seconds.
+    ServiceUnavailable;
+}
+
+/// An error answered to the client as problem+json.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<u64>,
+    allowed_next: Option<Vec<String>>,
+    cause: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            allowed_next: None,
+            cause: None,
+        }
+    }
+
+    /// 400: the request could not be understood.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 401: no credentials, or credentials that are not valid.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// 404: missing, or not the caller's to see.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 409: the request conflicts with the current state.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 413: the body is larger than the route accepts.
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+    }
+
+    /// 415: the body is not of a media type the route accepts.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        )
+    }
+
+    /// 422: well-formed, but some fields are invalid.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "One or more fields are invalid; see `errors`.",
+        );
+        error.errors = errors;
+        error
+    }
+
+    /// 422 for a single field.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// 429: slow down; try again after `retry_after` seconds.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail);
+        error.retry_after = Some(retry_after.max(1));
+        error
+    }
+
+    /// 503: overloaded or a dependency is down; try again after `retry_after` seconds.
+    pub fn unavailable(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
+        error.retry_after = Some(retry_after.max(1));
+        error
+    }
+
+    /// 500: something failed on our side. The cause is logged, never sent.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. It has been logged.",
+        );
+        error.cause = Some(cause.into());
+        error
+    }
+
+    /// Adds the states a refused transition could have gone to (409 on the lifecycle).
+    pub fn with_allowed(mut self, allowed: Vec<String>) -> Self {
+        self.allowed_next = Some(allowed);
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn title(&self) -> &'static str {
+        self.status.canonical_reason().unwrap_or("Error")
+    }
+
+    pub fn problem(&self) -> ProblemDetails {
+        ProblemDetails {
+            problem_type: format!("urn:civitas:problem:{}", self.code),
+            title: self.title().to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("detail", &self.detail)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = ?cause, code = self.code, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"civitas\""),
+            ));
+        }
+        let mut body = match serde_json::to_value(self.problem()) {
+            Ok(body) => body,
+            Err(_) => serde_json::Value::Null,
+        };
+        if let (Some(allowed), Some(object)) = (&self.allowed_next, body.as_object_mut()) {
+            object.insert("allowed".into(), serde_json::json!(allowed));
+        }
+        response.body(body.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => Self::not_found("No such resource."),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                Self::conflict("conflict", "That already exists.")
+            }
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_reference",
+                "The request refers to something that does not exist.",
+            ),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<crate::db::PoolError> for ApiError {
+    fn from(error: crate::db::PoolError) -> Self {
+        tracing::warn!(%error, "database pool exhausted or unreachable");
+        Self::unavailable(
+            "The service is busy or its database is unreachable; try again shortly.",
+            1,
+        )
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        Self::internal(anyhow::anyhow!("blocking task failed: {error}"))
+    }
+}
+
+impl From<actix_web::error::JsonPayloadError> for ApiError {
+    fn from(error: actix_web::error::JsonPayloadError) -> Self {
+        use actix_web::error::JsonPayloadError as E;
+        match &error {
+            E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+                Self::payload_too_large(format!("The JSON body is larger than {limit} bytes."))
+            }
+            E::ContentType => Self::unsupported_media_type(
+                "This route takes a JSON body: send `Content-Type: application/json`.",
+            ),
+            E::Deserialize(inner) if inner.is_data() => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", inner.to_string())
+            }
+            E::Deserialize(inner) => {
+                Self::bad_request("malformed_json", format!("The JSON body is malformed: {inner}"))
+            }
+            _ => Self::bad_request("malformed_body", "The request body could not be read."),
+        }
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `JsonConfig::error_handler` and friends want `actix_web::Error`.
+pub fn json_error_handler(
+    error: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::from(error).into()
+}
+
+pub fn query_error_handler(
+    error: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", format!("Invalid query string: {error}")).into()
+}
+
+pub fn path_error_handler(
+    error: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::not_found(format!("No such resource: {error}")).into()
+}
+
+pub fn form_error_handler(
+    error: actix_web::error::UrlencodedError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::UrlencodedError as E;
+    match error {
+        E::Overflow { .. } => ApiError::payload_too_large("The form body is too large.").into(),
+        E::ContentType => ApiError::unsupported_media_type(
+            "This route takes `application/x-www-form-urlencoded`.",
+        )
+        .into(),
+        other => ApiError::bad_request("malformed_form", format!("Invalid form body: {other}"))
+            .into(),
+    }
+}

@@ -1,0 +1,21 @@
+//! Civitas: the backend for citizen-participation apps. Residents report local problems,
+//! rally neighbours and community groups to fix them, pledge time, skills, materials or
+//! money, and escalate to the council only when the community cannot solve them.
+//!
+//! Requests enter in `startup` (the app) and `<feature>/routes`, are checked by the
+//! extractors in `auth` and the domain types in `domain`, and are stored through
+//! `<feature>/models` over `db`.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod health;
+pub mod mail;
+pub mod openapi;
+pub mod pagination;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,90 @@
+//! The OpenAPI document, built from the same route configuration the server mounts, so
+//! it cannot list a route that is not served or miss one that is.
+
+use actix_web::App;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{
+    BadRequest, Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge, ProblemDetails,
+    ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+};
+use crate::{accounts, auth, health};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Civitas API",
+        description = "The backend for citizen-participation apps: residents report local \
+problems, rally neighbours and community groups to fix them, pledge help, and escalate to the \
+council when the community cannot solve them.\n\n\
+Conventions: JSON in and out, snake_case keys, RFC 3339 UTC times, opaque string ids. Errors \
+are RFC 9457 `application/problem+json` with a stable `code`. Lists take `limit` (1–100, \
+default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every response carries \
+`x-request-id` (echoed when the request sent one).",
+        license(name = "AGPL-3.0-or-later"),
+    ),
+    modifiers(&BearerAuth),
+    components(
+        schemas(ProblemDetails, FieldError),
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            ValidationFailed,
+            TooManyRequests,
+            ServiceUnavailable
+        )
+    ),
+    tags(
+        (name = "Accounts", description = "Sign up, verify, sign in, refresh, sign out, reset a password."),
+        (name = "Me", description = "The caller's own profile, password and sessions."),
+        (name = "Operations", description = "Health probes."),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        scheme.description = Some(
+            "An access token from `POST /api/v1/auth/login` or `/auth/refresh` (EdDSA JWT, \
+             15 minutes)."
+                .into(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Every documented route: the API under `/api/v1`, plus probes and the JWKS at the root.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(utoipa_actix_web::scope("/api/v1").configure(accounts::routes::configure))
+        .service(auth::routes::get_jwks)
+        .service(health::get_liveness)
+        .service(health::get_readiness);
+}
+
+/// The OpenAPI document.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    api
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn spec_json() -> anyhow::Result<String> {
+    Ok(spec().to_pretty_json()? + "\n")
+}

@@ -1,0 +1,128 @@
+//! Builds the application (shared by `main` and the tests), binds, serves, shuts down.
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use std::net::TcpListener;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::keys::KeyStore;
+use crate::auth::password::Passwords;
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::error::{self, ApiError};
+use crate::mail::Mailer;
+use crate::{openapi, telemetry};
+
+/// The largest JSON body accepted.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+/// How long in-flight requests may take to finish after SIGTERM, in seconds.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub config: Config,
+    pub pool: Pool,
+    pub keys: KeyStore,
+    pub passwords: Passwords,
+    pub mailer: Mailer,
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+}
+
+/// Opens the database, applies migrations and loads the signing keys.
+pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
+    let pool = db::build_pool(&config)?;
+    let migrate_pool = pool.clone();
+    let keys = web::block(move || -> anyhow::Result<KeyStore> {
+        let mut conn = migrate_pool
+            .get()
+            .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))?;
+        for version in db::run_migrations(&mut conn)? {
+            tracing::info!(%version, "migration applied");
+        }
+        KeyStore::load(&mut conn)
+    })
+    .await??;
+    let passwords = Passwords::new()?;
+    let mailer = Mailer::from_config(&config)?;
+    Ok(AppState {
+        config,
+        pool,
+        keys,
+        passwords,
+        mailer,
+    })
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| anyhow::anyhow!("CIVITAS_BIND: cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(prepare_state(config).await?);
+        let spec = openapi::spec();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .configure(openapi::routes)
+                .into_app()
+                .app_data(app_state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_JSON_BODY)
+                        .error_handler(error::json_error_handler),
+                )
+                .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+                .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(MAX_JSON_BODY)
+                        .error_handler(error::form_error_handler),
+                )
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .route(
+                    "/docs",
+                    web::get().to(|| async {
+                        HttpResponse::PermanentRedirect()
+                            .insert_header(("Location", "/docs/"))
+                            .finish()
+                    }),
+                )
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::not_found("There is no such route."))
+                }))
+                .wrap(from_fn(telemetry::request_context))
+        })
+        .listen(listener)?
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .run();
+        Ok(Self {
+            server,
+            port,
+            state,
+        })
+    }
+
+    /// The port actually bound (tests bind port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests that need to look behind the API (pool, settings).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
