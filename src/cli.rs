@@ -31,13 +31,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             role,
             display_name,
         }) => {
-            let email = Email::parse("email", &email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
+            let email = Email::parse("email", &email)
+                .map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let password = NewPassword::parse("password", line.trim_end_matches(['\r', '\n']))
                 .map_err(|e| anyhow::anyhow!("password: {}", e.message))?;
             let name = display_name.unwrap_or_else(|| {
-                email.as_str().split('@').next().unwrap_or("staff").to_owned()
+                email
+                    .as_str()
+                    .split('@')
+                    .next()
+                    .unwrap_or("staff")
+                    .to_owned()
             });
             let name = DisplayName::parse("display_name", &name)
                 .map_err(|e| anyhow::anyhow!("--display-name: {}", e.message))?;

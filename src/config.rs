@@ -70,7 +70,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on.
-    #[arg(long, env = "CIVITAS_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "CIVITAS_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: SocketAddr,
 
     /// `sqlite://path` (default `sqlite://<data dir>/civitas.db`) or `postgres://…`.
@@ -82,7 +87,12 @@ pub struct Settings {
     pub public_url: Option<String>,
 
     /// Directory for the SQLite database, uploads and the mail drop.
-    #[arg(long, env = "CIVITAS_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "CIVITAS_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// `smtp://user:pass@host:port` or `smtps://…`; without it, mail is written to `<data dir>/mail/`.
@@ -230,11 +240,11 @@ mod tests {
     fn sqlite_urls_lose_their_scheme() {
         assert!(matches!(
             DatabaseUrl::parse("sqlite://./data/civitas.db"),
-            Ok(DatabaseUrl::Sqlite(path)) if path == PathBuf::from("./data/civitas.db")
+            Ok(DatabaseUrl::Sqlite(path)) if path == std::path::Path::new("./data/civitas.db")
         ));
         assert!(matches!(
             DatabaseUrl::parse("sqlite:///var/lib/civitas.db"),
-            Ok(DatabaseUrl::Sqlite(path)) if path == PathBuf::from("/var/lib/civitas.db")
+            Ok(DatabaseUrl::Sqlite(path)) if path == std::path::Path::new("/var/lib/civitas.db")
         ));
     }
 

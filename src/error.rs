@@ -319,12 +319,15 @@ impl From<actix_web::error::JsonPayloadError> for ApiError {
             E::ContentType => Self::unsupported_media_type(
                 "This route takes a JSON body: send `Content-Type: application/json`.",
             ),
-            E::Deserialize(inner) if inner.is_data() => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", inner.to_string())
-            }
-            E::Deserialize(inner) => {
-                Self::bad_request("malformed_json", format!("The JSON body is malformed: {inner}"))
-            }
+            E::Deserialize(inner) if inner.is_data() => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                inner.to_string(),
+            ),
+            E::Deserialize(inner) => Self::bad_request(
+                "malformed_json",
+                format!("The JSON body is malformed: {inner}"),
+            ),
             _ => Self::bad_request("malformed_body", "The request body could not be read."),
         }
     }
@@ -366,7 +369,8 @@ pub fn form_error_handler(
             "This route takes `application/x-www-form-urlencoded`.",
         )
         .into(),
-        other => ApiError::bad_request("malformed_form", format!("Invalid form body: {other}"))
-            .into(),
+        other => {
+            ApiError::bad_request("malformed_form", format!("Invalid form body: {other}")).into()
+        }
     }
 }

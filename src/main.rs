@@ -15,7 +15,11 @@ async fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            let message = error.kind().as_str().unwrap_or("invalid arguments").to_owned();
+            let message = error
+                .kind()
+                .as_str()
+                .unwrap_or("invalid arguments")
+                .to_owned();
             let rendered = error.render().to_string();
             let line = rendered.lines().next().unwrap_or(&message);
             eprintln!("civitas: {}", line.trim_start_matches("error: "));

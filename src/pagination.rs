@@ -51,12 +51,16 @@ impl PageQuery {
         let Some(cursor) = self.cursor.as_deref().filter(|c| !c.is_empty()) else {
             return Ok(None);
         };
-        let invalid = || ApiError::invalid_field("cursor", "invalid_cursor", "Not a cursor this list issued.");
+        let invalid = || {
+            ApiError::invalid_field("cursor", "invalid_cursor", "Not a cursor this list issued.")
+        };
         if cursor.len() > MAX_CURSOR_LEN {
             return Err(invalid());
         }
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|_| invalid())
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| invalid())
     }
 }
 

@@ -71,7 +71,10 @@ pub fn set_display_name(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
-        .set((accounts::display_name.eq(name), accounts::updated_at.eq(now)))
+        .set((
+            accounts::display_name.eq(name),
+            accounts::updated_at.eq(now),
+        ))
         .execute(conn)
         .map(|_| ())
 }
@@ -83,16 +86,30 @@ pub fn set_password_hash(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
-        .set((accounts::password_hash.eq(hash), accounts::updated_at.eq(now)))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::updated_at.eq(now),
+        ))
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn mark_email_verified(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(accounts::table.find(id).filter(accounts::email_verified_at.is_null()))
-        .set((accounts::email_verified_at.eq(now), accounts::updated_at.eq(now)))
-        .execute(conn)
-        .map(|_| ())
+pub fn mark_email_verified(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        accounts::table
+            .find(id)
+            .filter(accounts::email_verified_at.is_null()),
+    )
+    .set((
+        accounts::email_verified_at.eq(now),
+        accounts::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// A session row: one signed-in device.

@@ -30,7 +30,11 @@ pub fn delay_after(failures: i32) -> Option<TimeDelta> {
 }
 
 /// Seconds to wait before this email may try again, if it must wait.
-pub fn blocked_for(conn: &mut DbConnection, email: &str, now: NaiveDateTime) -> QueryResult<Option<u64>> {
+pub fn blocked_for(
+    conn: &mut DbConnection,
+    email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<u64>> {
     let until: Option<Option<NaiveDateTime>> = login_throttle::table
         .find(email)
         .select(login_throttle::blocked_until)

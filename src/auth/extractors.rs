@@ -16,6 +16,16 @@ use crate::domain::Role;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+/// What authenticating a request reads: the session's account, revocation and expiry,
+/// and the account's role and verification.
+type SessionCheck = (
+    String,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    String,
+    Option<NaiveDateTime>,
+);
+
 /// A signed-in account, checked against its session on every request: revoking the
 /// session (logout, password change) stops its access tokens at once.
 #[derive(Debug, Clone)]
@@ -31,13 +41,16 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "Send `Authorization: Bearer <access token>`.")
+            ApiError::unauthorized(
+                "missing_token",
+                "Send `Authorization: Bearer <access token>`.",
+            )
         })?
         .to_str()
         .map_err(|_| ApiError::unauthorized("invalid_token", "Malformed Authorization header."))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "Malformed Authorization header."))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        ApiError::unauthorized("invalid_token", "Malformed Authorization header.")
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() || token.len() > 4096 {
         return Err(ApiError::unauthorized(
             "invalid_token",
@@ -69,21 +82,19 @@ impl FromRequest for AuthUser {
             let (token, state) = (token?, state?);
             let app = state.clone();
             let user = db::read(&state.pool, move |conn| {
-                let claims =
-                    verify_access_token(&app.keys, conn, &app.config.public_url, &token)?;
-                let row: Option<(String, Option<NaiveDateTime>, NaiveDateTime, String, Option<NaiveDateTime>)> =
-                    sessions::table
-                        .inner_join(accounts::table)
-                        .filter(sessions::id.eq(&claims.sid))
-                        .select((
-                            sessions::account_id,
-                            sessions::revoked_at,
-                            sessions::expires_at,
-                            accounts::role,
-                            accounts::email_verified_at,
-                        ))
-                        .first(conn)
-                        .optional()?;
+                let claims = verify_access_token(&app.keys, conn, &app.config.public_url, &token)?;
+                let row: Option<SessionCheck> = sessions::table
+                    .inner_join(accounts::table)
+                    .filter(sessions::id.eq(&claims.sid))
+                    .select((
+                        sessions::account_id,
+                        sessions::revoked_at,
+                        sessions::expires_at,
+                        accounts::role,
+                        accounts::email_verified_at,
+                    ))
+                    .first(conn)
+                    .optional()?;
                 let now = Utc::now().naive_utc();
                 match row {
                     Some((account_id, None, expires_at, role, verified))

@@ -123,7 +123,10 @@ fn build(rows: &[SigningKeyRow]) -> anyhow::Result<Loaded> {
     let mut verifying = HashMap::new();
     let mut keys = Vec::new();
     for row in rows {
-        verifying.insert(row.kid.clone(), DecodingKey::from_ed_components(&row.public_key)?);
+        verifying.insert(
+            row.kid.clone(),
+            DecodingKey::from_ed_components(&row.public_key)?,
+        );
         keys.push(Jwk {
             kty: "OKP",
             crv: "Ed25519",

@@ -69,7 +69,11 @@ impl Passwords {
 
     /// Checks a password against a stored hash; with no hash (unknown account) it checks
     /// against a dummy hash and answers `false`, taking the same time.
-    pub async fn verify(&self, password: SecretString, hash: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        hash: Option<String>,
+    ) -> Result<bool, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
         let dummy = self.dummy_hash.clone();
         Ok(actix_web::web::block(move || match hash {

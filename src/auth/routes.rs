@@ -19,8 +19,10 @@ use crate::startup::AppState;
 #[get("/.well-known/jwks.json")]
 pub async fn get_jwks(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let app = state.clone();
-    let jwks = db::read(&state.pool, move |conn| app.keys.jwks(conn).map_err(ApiError::internal))
-        .await?;
+    let jwks = db::read(&state.pool, move |conn| {
+        app.keys.jwks(conn).map_err(ApiError::internal)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .json(jwks))

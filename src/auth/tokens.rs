@@ -67,7 +67,10 @@ pub fn issue_access_token(
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::unauthorized("invalid_token", "The access token is invalid or has expired.")
+    ApiError::unauthorized(
+        "invalid_token",
+        "The access token is invalid or has expired.",
+    )
 }
 
 /// Verifies an access token's signature and claims. The algorithm is pinned to EdDSA,

@@ -39,7 +39,11 @@ impl Email {
             && local
                 .chars()
                 .all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"".contains(c));
-        if well_formed { Ok(Self(email)) } else { Err(invalid()) }
+        if well_formed {
+            Ok(Self(email))
+        } else {
+            Err(invalid())
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -182,9 +186,7 @@ impl DisplayName {
 
 /// What an account may do. Granted by admins (or the `civitas user create` command), never
 /// chosen by the account itself.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Citizen,
@@ -248,7 +250,10 @@ mod tests {
 
     #[test]
     fn passwords_need_ten_to_128_characters() {
-        assert_eq!(NewPassword::parse("p", "short").unwrap_err().code, "too_short");
+        assert_eq!(
+            NewPassword::parse("p", "short").unwrap_err().code,
+            "too_short"
+        );
         assert_eq!(
             NewPassword::parse("p", &"x".repeat(129)).unwrap_err().code,
             "too_long"

@@ -1,1 +1,16 @@
+//! The API test suite: black-box over HTTP, one fresh database per test. Runs on SQLite,
+//! or on PostgreSQL when `TEST_POSTGRES_URL` is set.
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test should fail loudly at the first surprise"
+)]
 
+mod helpers;
+
+mod accounts;
+mod errors;
+mod operations;
+mod sessions;
+mod storage;
+mod tokens;

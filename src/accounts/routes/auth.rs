@@ -184,9 +184,8 @@ pub async fn verify_email(
     }
     let now = db::now();
     db::write(&state.pool, move |conn| {
-        let account_id =
-            models::consume_email_token(conn, &token, TokenPurpose::VerifyEmail, now)?
-                .ok_or_else(invalid_mail_token)?;
+        let account_id = models::consume_email_token(conn, &token, TokenPurpose::VerifyEmail, now)?
+            .ok_or_else(invalid_mail_token)?;
         models::mark_email_verified(conn, &account_id, now)?;
         Ok(())
     })
@@ -222,11 +221,12 @@ pub async fn login(
         password,
         device_name,
     } = body.into_inner();
-    let device_name = device_name.map(|name| name.trim().to_owned()).filter(|n| !n.is_empty());
-    if device_name
-        .as_ref()
-        .is_some_and(|name| name.chars().count() > MAX_DEVICE_NAME_LEN || name.chars().any(char::is_control))
-    {
+    let device_name = device_name
+        .map(|name| name.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if device_name.as_ref().is_some_and(|name| {
+        name.chars().count() > MAX_DEVICE_NAME_LEN || name.chars().any(char::is_control)
+    }) {
         return Err(ApiError::invalid_field(
             "device_name",
             "too_long",
@@ -264,7 +264,14 @@ pub async fn login(
                 throttle::clear(conn, &key)?;
                 let (session_id, refresh_token) =
                     models::create_session(conn, &account.id, device_name.as_deref(), now)?;
-                token_pair(&app, conn, &account.id, session_id, &account.role, refresh_token)
+                token_pair(
+                    &app,
+                    conn,
+                    &account.id,
+                    session_id,
+                    &account.role,
+                    refresh_token,
+                )
             })
             .await?;
             Ok(web::Json(pair))
@@ -345,7 +352,12 @@ pub async fn refresh_session(
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     db::write(&state.pool, move |conn| {
-        Ok(models::revoke_session(conn, &user.session_id, "logout", db::now())?)
+        Ok(models::revoke_session(
+            conn,
+            &user.session_id,
+            "logout",
+            db::now(),
+        )?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -370,11 +382,13 @@ pub async fn request_password_reset(
     state: web::Data<AppState>,
     body: web::Json<PasswordResetRequest>,
 ) -> ApiResult<HttpResponse> {
-    let email = Email::parse("email", &body.into_inner().email).map_err(|e| ApiError::validation(vec![e]))?;
+    let email = Email::parse("email", &body.into_inner().email)
+        .map_err(|e| ApiError::validation(vec![e]))?;
     let now = db::now();
     let key = email.clone().into_inner();
-    let token = db::write(&state.pool, move |conn| {
-        match models::find_account_by_email(conn, &key)? {
+    let token = db::write(
+        &state.pool,
+        move |conn| match models::find_account_by_email(conn, &key)? {
             Some(account) => Ok(Some(models::create_email_token(
                 conn,
                 &account.id,
@@ -382,8 +396,8 @@ pub async fn request_password_reset(
                 now,
             )?)),
             None => Ok(None),
-        }
-    })
+        },
+    )
     .await?;
     if let Some(token) = token {
         state.mailer.send(

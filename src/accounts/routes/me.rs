@@ -102,9 +102,15 @@ pub async fn change_password(
         .map_err(|e| ApiError::validation(vec![e]))?;
     let account_id = user.account_id.clone();
     let now = db::now();
-    let account = db::read(&state.pool, move |conn| Ok(models::find_account(conn, &account_id)?)).await?;
+    let account = db::read(&state.pool, move |conn| {
+        Ok(models::find_account(conn, &account_id)?)
+    })
+    .await?;
     let email = account.email.clone();
-    let blocked = db::read(&state.pool, move |conn| Ok(throttle::blocked_for(conn, &email, now)?)).await?;
+    let blocked = db::read(&state.pool, move |conn| {
+        Ok(throttle::blocked_for(conn, &email, now)?)
+    })
+    .await?;
     if let Some(seconds) = blocked {
         return Err(ApiError::too_many_requests(
             "Too many wrong passwords; wait before trying again.",
@@ -117,7 +123,10 @@ pub async fn change_password(
         .await?
     {
         let email = account.email;
-        db::write(&state.pool, move |conn| Ok(throttle::record_failure(conn, &email, now)?)).await?;
+        db::write(&state.pool, move |conn| {
+            Ok(throttle::record_failure(conn, &email, now)?)
+        })
+        .await?;
         return Err(ApiError::invalid_field(
             "current_password",
             "incorrect",
@@ -238,7 +247,12 @@ pub async fn delete_session(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let ended = db::write(&state.pool, move |conn| {
-        Ok(models::revoke_own_session(conn, &user.account_id, &id, db::now())?)
+        Ok(models::revoke_own_session(
+            conn,
+            &user.account_id,
+            &id,
+            db::now(),
+        )?)
     })
     .await?;
     if ended {

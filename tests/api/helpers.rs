@@ -1,0 +1,290 @@
+//! `TestApp`: a Civitas server on a random port with a fresh database of its own
+//! (a SQLite file, or a new PostgreSQL database when `TEST_POSTGRES_URL` is set).
+
+use actix_web::web;
+use civitas::config::{Config, DatabaseUrl};
+use civitas::startup::{AppState, Application};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::{Client, Response};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub state: web::Data<AppState>,
+    pub data_dir: tempfile::TempDir,
+    /// The database URL the server uses (for running the CLI against it).
+    pub database_url: String,
+    postgres: Option<(String, String)>,
+    mails_read: Mutex<HashSet<PathBuf>>,
+}
+
+/// A signed-in citizen.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..authority_end], database);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+pub fn backend_is_postgres() -> bool {
+    std::env::var("TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty())
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(customise: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (database, database_url, postgres) = match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("civitas_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin =
+                    PgConnection::establish(&admin_url).expect("TEST_POSTGRES_URL reachable");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .expect("create test database");
+                let url = with_database(&admin_url, &name);
+                (
+                    DatabaseUrl::Postgres(SecretString::from(url.clone())),
+                    url,
+                    Some((admin_url, name)),
+                )
+            }
+            _ => {
+                let path = data_dir.path().join("civitas.db");
+                let url = format!("sqlite://{}", path.display());
+                (DatabaseUrl::Sqlite(path), url, None)
+            }
+        };
+        let mut config = Config::for_database(database, data_dir.path().to_owned());
+        customise(&mut config);
+        let app = Application::build(config).await.expect("the app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            address,
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            state,
+            data_dir,
+            database_url,
+            postgres,
+            mails_read: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.api(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.api(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.api(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Response {
+        self.post_json(
+            "/auth/register",
+            &json!({"email": email, "password": password, "display_name": display_name}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Waits for an unread mail to `to` that carries `label: <token>` and returns the token.
+    pub async fn mail_token(&self, to: &str, label: &str) -> String {
+        self.try_mail_token(to, label, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no mail with {label:?} reached {to}"))
+    }
+
+    /// Like `mail_token`, but gives up after `wait`.
+    pub async fn try_mail_token(&self, to: &str, label: &str, wait: Duration) -> Option<String> {
+        let dir = self.data_dir.path().join("mail");
+        let deadline = std::time::Instant::now() + wait;
+        let needle = format!("{label}: ");
+        loop {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if self.mails_read.lock().expect("lock").contains(&path) {
+                        continue;
+                    }
+                    let Ok(text) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    if !text.contains(&format!("To: {to}")) {
+                        continue;
+                    }
+                    if let Some(start) = text.find(&needle) {
+                        let token: String = text[start + needle.len()..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                            .collect();
+                        self.mails_read.lock().expect("lock").insert(path);
+                        return Some(token);
+                    }
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Registers, verifies the email and signs in.
+    pub async fn citizen(&self, email: &str) -> Citizen {
+        let response = self.register(email, PASSWORD, "Test Citizen").await;
+        assert_eq!(response.status(), 201, "register {email}");
+        let token = self.mail_token(email, "verification token").await;
+        let response = self
+            .post_json("/auth/verify-email", &json!({"token": token}))
+            .await;
+        assert_eq!(response.status(), 204, "verify {email}");
+        self.sign_in(email, PASSWORD).await
+    }
+
+    /// Signs in and returns the session's tokens.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Citizen {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), 200, "login {email}");
+        let body: Value = response.json().await.expect("json");
+        Citizen {
+            email: email.to_owned(),
+            access_token: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+            session_id: body["session_id"].as_str().expect("session_id").to_owned(),
+        }
+    }
+
+    /// Runs the `civitas` binary against this app's database and data directory.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("CIVITAS_DATA_DIR", self.data_dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("civitas binary runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("civitas finishes")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["type"], format!("urn:civitas:problem:{code}"));
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

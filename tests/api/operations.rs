@@ -1,0 +1,198 @@
+//! Operations: health probes, request ids, the OpenAPI document and docs, settings,
+//! and behaviour when the database pool is exhausted.
+
+use serde_json::Value;
+use std::time::Duration;
+
+use crate::helpers::{TestApp, problem};
+
+#[actix_web::test]
+async fn liveness_and_readiness_answer_ok() {
+    let app = TestApp::spawn().await;
+    for path in ["/health/live", "/health/ready"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "ok");
+    }
+}
+
+#[actix_web::test]
+async fn a_request_id_is_echoed_or_generated() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-request-id", "client-chosen-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-42");
+
+    let response = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+
+    // Errors carry one too, and an unacceptable id (too long) is replaced.
+    let response = app
+        .client
+        .get(app.url("/nowhere"))
+        .header("x-request-id", "x".repeat(500))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"].len(), 36);
+}
+
+#[actix_web::test]
+async fn an_exhausted_pool_answers_503_with_retry_after_instead_of_hanging() {
+    let app = TestApp::spawn_with(|config| {
+        config.db_pool_size = 2;
+        config.db_pool_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let ada = app.citizen("ada@example.org").await;
+    let pool = app.state.pool.clone();
+    let held = actix_web::web::block(move || {
+        (0..pool.max_size())
+            .map(|_| pool.get().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(response.headers()["retry-after"], "1");
+    problem(response, 503, "unavailable").await;
+    let response = app.get_as("/me", &ada.access_token).await;
+    problem(response, 503, "unavailable").await;
+
+    drop(held);
+    let response = app.get_as("/me", &ada.access_token).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[actix_web::test]
+async fn the_openapi_document_is_served_and_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/verify-email",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/password-reset",
+        "/api/v1/auth/password-reset/confirm",
+        "/api/v1/me",
+        "/api/v1/me/password",
+        "/api/v1/me/sessions",
+        "/api/v1/me/sessions/{id}",
+        "/.well-known/jwks.json",
+        "/health/live",
+        "/health/ready",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the spec");
+    }
+    assert_eq!(
+        spec["paths"]["/api/v1/auth/login"]["post"]["operationId"],
+        "login"
+    );
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[actix_web::test]
+async fn the_docs_page_is_served_without_external_assets() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), 308);
+    let response = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "the page must not load from a CDN"
+    );
+}
+
+#[test]
+fn the_committed_openapi_document_is_up_to_date() {
+    let current = civitas::openapi::spec_json().unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
+    if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &current).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "openapi/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test openapi` and commit it"
+    );
+}
+
+fn civitas(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CIVITAS_DATA_DIR", dir.path())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
+    for (env, named) in [
+        (("CIVITAS_BIND", "not-an-address"), "--bind"),
+        (
+            ("DATABASE_URL", "mysql://localhost/civitas"),
+            "DATABASE_URL",
+        ),
+        (
+            ("CIVITAS_PUBLIC_URL", "ftp://example.org"),
+            "CIVITAS_PUBLIC_URL",
+        ),
+        (("CIVITAS_DB_POOL_SIZE", "0"), "--db-pool-size"),
+        (("CIVITAS_SMTP_URL", "mail.example.org"), "CIVITAS_SMTP_URL"),
+    ] {
+        let output = civitas(&[env], &["serve"]);
+        assert!(!output.status.success(), "{env:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{env:?}: {stderr}");
+        assert!(stderr.contains(named), "{env:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_openapi_command_prints_the_document() {
+    let output = civitas(&[], &["openapi"]);
+    assert!(output.status.success());
+    let spec: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(spec["info"]["title"], "Civitas API");
+}
