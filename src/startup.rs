@@ -65,7 +65,8 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("CIVITAS_BIND: cannot listen on {}: {e}", config.bind))?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
+        let port = address.port();
         let state = web::Data::new(prepare_state(config).await?);
         let spec = openapi::spec();
         let app_state = state.clone();
@@ -104,6 +105,7 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .run();
+        tracing::info!(%address, "listening");
         Ok(Self {
             server,
             port,

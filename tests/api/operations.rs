@@ -196,3 +196,75 @@ fn the_openapi_command_prints_the_document() {
     let spec: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["info"]["title"], "Civitas API");
 }
+
+#[actix_web::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"));
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("CIVITAS_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    match std::env::var("TEST_POSTGRES_URL") {
+        // The server under test is a separate process: on PostgreSQL it gets the shared
+        // database, which is fine for registering unique emails.
+        Ok(url) if !url.is_empty() => command.env("DATABASE_URL", url),
+        _ => command.env_remove("DATABASE_URL"),
+    };
+    let mut server = command.spawn().unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never became ready"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Registration hashes a password (tens of milliseconds, one per core at a time), so
+    // a burst of them is still in flight when the signal arrives.
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let requests: Vec<_> = (0..8)
+        .map(|i| {
+            client
+                .post(format!("{base}/api/v1/auth/register"))
+                .json(&serde_json::json!({
+                    "email": format!("drain-{run}-{i}@example.org"),
+                    "password": "correct horse battery",
+                    "display_name": "Drain",
+                }))
+                .send()
+        })
+        .collect();
+    let burst = actix_web::rt::spawn(futures_util::future::join_all(requests));
+    actix_web::rt::time::sleep(Duration::from_millis(40)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let responses = burst.await.unwrap();
+    for response in responses {
+        assert_eq!(response.unwrap().status(), 201);
+    }
+    let status = actix_web::web::block(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
