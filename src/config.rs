@@ -118,6 +118,21 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(10..=60_000), global = true)]
     pub db_pool_timeout_ms: u64,
 
+    /// Supporters at which an open issue is escalated to the council automatically.
+    #[arg(long, env = "CIVITAS_ESCALATION_THRESHOLD", default_value_t = 25,
+          value_parser = clap::value_parser!(i32).range(1..=1_000_000), global = true)]
+    pub escalation_threshold: i32,
+
+    /// Where photos are stored: `file:///path` (default `<data dir>/photos`), `memory://`,
+    /// or `s3://bucket/prefix` (credentials from the usual `AWS_*` variables).
+    #[arg(long, env = "CIVITAS_OBJECT_STORE_URL", global = true, hide_env_values = true)]
+    pub object_store_url: Option<String>,
+
+    /// Photos allowed per issue.
+    #[arg(long, env = "CIVITAS_MAX_PHOTOS_PER_ISSUE", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(1..=100), global = true)]
+    pub max_photos_per_issue: i32,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "CIVITAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -167,6 +182,9 @@ pub struct Config {
     pub mail_from: String,
     pub db_pool_size: u32,
     pub db_pool_timeout: Duration,
+    pub escalation_threshold: i32,
+    pub object_store_url: Option<SecretString>,
+    pub max_photos_per_issue: i32,
     pub log_format: LogFormat,
 }
 
@@ -210,6 +228,12 @@ impl Settings {
             mail_from: self.mail_from,
             db_pool_size: self.db_pool_size,
             db_pool_timeout: Duration::from_millis(self.db_pool_timeout_ms),
+            escalation_threshold: self.escalation_threshold,
+            object_store_url: self
+                .object_store_url
+                .filter(|url| !url.is_empty())
+                .map(SecretString::from),
+            max_photos_per_issue: self.max_photos_per_issue,
             log_format: self.log_format,
         })
     }
@@ -227,6 +251,9 @@ impl Config {
             mail_from: "Civitas <no-reply@civitas.local>".into(),
             db_pool_size: 10,
             db_pool_timeout: Duration::from_millis(3000),
+            escalation_threshold: 25,
+            object_store_url: None,
+            max_photos_per_issue: 10,
             log_format: LogFormat::Text,
         }
     }

@@ -8,14 +8,17 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod categories;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod issues;
 pub mod mail;
 pub mod openapi;
 pub mod pagination;
+pub mod photos;
 pub mod startup;
 pub mod telemetry;

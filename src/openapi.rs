@@ -11,7 +11,7 @@ use crate::error::{
     BadRequest, Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge, ProblemDetails,
     ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use crate::{accounts, auth, health};
+use crate::{accounts, auth, categories, health, issues, photos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,6 +45,9 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
     tags(
         (name = "Accounts", description = "Sign up, verify, sign in, refresh, sign out, reset a password."),
         (name = "Me", description = "The caller's own profile, password and sessions."),
+        (name = "Categories", description = "What can be reported (Open311 services), with the questions asked when reporting."),
+        (name = "Issues", description = "Local problems: report, find, support, follow, comment, and the community-first lifecycle."),
+        (name = "Photos", description = "Photos of issues, re-encoded without metadata."),
         (name = "Operations", description = "Health probes."),
     )
 )]
@@ -68,7 +71,13 @@ impl Modify for BearerAuth {
 
 /// Every documented route: the API under `/api/v1`, plus probes and the JWKS at the root.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(utoipa_actix_web::scope("/api/v1").configure(accounts::routes::configure))
+    cfg.service(
+        utoipa_actix_web::scope("/api/v1")
+            .configure(accounts::routes::configure)
+            .configure(categories::routes::configure)
+            .configure(issues::routes::configure)
+            .configure(photos::routes::configure),
+    )
         .service(auth::routes::get_jwks)
         .service(health::get_liveness)
         .service(health::get_readiness);

@@ -76,3 +76,102 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     login_throttle,
 );
+
+diesel::table! {
+    categories (code) {
+        code -> Text,
+        name -> Text,
+        description -> Text,
+        group_name -> Text,
+        keywords -> Text,
+        handled_by -> Text,
+        safety_notes -> Text,
+        active -> Bool,
+        questions -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    issues (id) {
+        id -> Text,
+        category_code -> Text,
+        title -> Text,
+        description -> Text,
+        lat -> Double,
+        lon -> Double,
+        address -> Nullable<Text>,
+        answers -> Text,
+        status -> Text,
+        reporter_id -> Nullable<Text>,
+        anonymous -> Bool,
+        duplicate_of -> Nullable<Text>,
+        support_count -> Integer,
+        follower_count -> Integer,
+        photo_count -> Integer,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    issue_supports (issue_id, account_id) {
+        issue_id -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    issue_follows (issue_id, account_id) {
+        issue_id -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    issue_events (id) {
+        id -> Text,
+        issue_id -> Text,
+        kind -> Text,
+        actor_id -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        body -> Nullable<Text>,
+        data -> Nullable<Text>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    issue_photos (id) {
+        id -> Text,
+        issue_id -> Text,
+        uploader_id -> Nullable<Text>,
+        width -> Integer,
+        height -> Integer,
+        byte_size -> BigInt,
+        thumb_width -> Integer,
+        thumb_height -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(issues -> categories (category_code));
+diesel::joinable!(issue_events -> issues (issue_id));
+diesel::joinable!(issue_photos -> issues (issue_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    categories,
+    issues,
+    issue_supports,
+    issue_follows,
+    issue_events,
+    issue_photos,
+);

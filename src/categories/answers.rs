@@ -1,0 +1,1 @@
+//! Validating answers to a category's questions.

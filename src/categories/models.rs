@@ -1,0 +1,1 @@
+//! Category rows and queries.

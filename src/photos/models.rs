@@ -1,0 +1,1 @@
+//! Photo rows and queries.

@@ -1,0 +1,1 @@
+//! Where photo bytes live.
