@@ -192,3 +192,22 @@ impl<R: RoleSet + 'static> FromRequest for RoleGuard<R> {
         })
     }
 }
+
+/// The signed-in account when the request carries a token, `None` when it carries none.
+/// A token that is present but not valid is still refused (401): a client with a broken
+/// token should hear about it rather than silently see the public view.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move { Ok(Self(Some(user.await?))) })
+    }
+}

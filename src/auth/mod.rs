@@ -7,4 +7,6 @@ pub mod password;
 pub mod routes;
 pub mod tokens;
 
-pub use extractors::{AdminOnly, AuthUser, Officers, RoleGuard, RoleSet, Staff, VerifiedCitizen};
+pub use extractors::{
+    AdminOnly, AuthUser, MaybeUser, Officers, RoleGuard, RoleSet, Staff, VerifiedCitizen,
+};

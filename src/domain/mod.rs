@@ -2,5 +2,7 @@
 //! checked once, at the edge, and can be trusted everywhere after.
 
 mod account;
+mod issue;
 
 pub use account::{DisplayName, Email, NewPassword, Role};
+pub use issue::{Address, Coordinates, Description, Note, Title, parse_bbox};

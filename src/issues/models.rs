@@ -40,11 +40,492 @@ pub fn find_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
 }
 
 /// Whether an account says "me too" to an issue.
-pub fn is_supporter(conn: &mut DbConnection, issue_id: &str, account_id: &str) -> QueryResult<bool> {
+pub fn is_supporter(
+    conn: &mut DbConnection,
+    issue_id: &str,
+    account_id: &str,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         issue_supports::table
             .filter(issue_supports::issue_id.eq(issue_id))
             .filter(issue_supports::account_id.eq(account_id)),
     ))
     .get_result(conn)
+}
+
+use super::lifecycle::Status;
+use super::timeline::{EventKind, EventRow};
+use crate::db::schema::{accounts, issue_events, issue_follows};
+
+pub fn insert_issue(conn: &mut DbConnection, issue: &IssueRow) -> QueryResult<()> {
+    diesel::insert_into(issues::table)
+        .values(issue)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Mean Earth radius (IUGG), metres.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// Metres per degree of latitude (and of longitude at the equator).
+const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+
+/// The great-circle distance between two points, in metres (haversine).
+pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (phi1, phi2) = (lat1.to_radians(), lat2.to_radians());
+    let dphi = (lat2 - lat1).to_radians();
+    let dlambda = (lon2 - lon1).to_radians();
+    let a = (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+/// A circle on the map, and the box around it that the index can range over.
+#[derive(Debug, Clone, Copy)]
+pub struct Circle {
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_m: f64,
+}
+
+impl Circle {
+    /// `cos(lat)`: how much a degree of longitude shrinks here (kept away from zero near
+    /// the poles).
+    fn lon_scale(&self) -> f64 {
+        self.lat.to_radians().cos().max(0.01)
+    }
+
+    /// (min_lat, max_lat, min_lon, max_lon) of the box around the circle, clamped to the
+    /// map (no wrapping across the antimeridian).
+    pub fn bounds(&self) -> (f64, f64, f64, f64) {
+        let dlat = self.radius_m / METRES_PER_DEGREE;
+        let dlon = dlat / self.lon_scale();
+        (
+            (self.lat - dlat).max(-90.0),
+            (self.lat + dlat).min(90.0),
+            (self.lon - dlon).max(-180.0),
+            (self.lon + dlon).min(180.0),
+        )
+    }
+}
+
+/// A bounding box: min_lon, min_lat, max_lon, max_lat.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundingBox {
+    pub min_lon: f64,
+    pub min_lat: f64,
+    pub max_lon: f64,
+    pub max_lat: f64,
+}
+
+/// Where to look.
+#[derive(Debug, Clone, Copy)]
+pub enum Area {
+    Near(Circle),
+    Within(BoundingBox),
+    Anywhere,
+}
+
+/// The filters of a search.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub categories: Vec<String>,
+    pub statuses: Vec<String>,
+    /// Lower-cased text to find in title or description.
+    pub text: Option<String>,
+    pub reported_by: Option<String>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum IssueCursor {
+    /// Near searches: by distance (in the query's squared-degree units), then id.
+    Distance { d: f64, id: String },
+    /// Everything else: newest first, by id (UUIDv7, so by creation time).
+    Newest { before: String },
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower`, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `\` as escape character.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Searches issues: up to `limit` rows after `cursor`, with the distance key for near
+/// searches. The area narrows by the (lat, lon) index first; the exact distance is
+/// computed afterwards by the caller.
+pub fn search_issues(
+    conn: &mut DbConnection,
+    area: Area,
+    filters: &Filters,
+    cursor: Option<IssueCursor>,
+    limit: i64,
+) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
+    let mut query = issues::table.select(IssueRow::as_select()).into_boxed();
+    if !filters.categories.is_empty() {
+        query = query.filter(issues::category_code.eq_any(filters.categories.clone()));
+    }
+    if !filters.statuses.is_empty() {
+        query = query.filter(issues::status.eq_any(filters.statuses.clone()));
+    }
+    if let Some(text) = &filters.text {
+        let pattern = like_pattern(text);
+        query = query.filter(
+            lower(issues::title)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(issues::description).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(reporter) = &filters.reported_by {
+        query = query.filter(issues::reporter_id.eq(reporter.clone()));
+    }
+    if let Some(since) = filters.updated_since {
+        query = query.filter(issues::updated_at.ge(since));
+    }
+    match area {
+        Area::Near(circle) => {
+            let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
+            let scale = circle.lon_scale();
+            // Squared equirectangular distance in degrees of latitude: plain arithmetic,
+            // the same on both backends, and monotonic with the true distance at the
+            // scale of a search (≤ 50 km).
+            let dlat = issues::lat - circle.lat;
+            let dlon = (issues::lon - circle.lon) * scale;
+            let d2 = dlat * dlat + dlon * dlon;
+            let limit_d2 = (circle.radius_m / METRES_PER_DEGREE).powi(2);
+            let mut query = query
+                .filter(issues::lat.between(min_lat, max_lat))
+                .filter(issues::lon.between(min_lon, max_lon))
+                .filter(d2.le(limit_d2 * 1.000_001));
+            match cursor {
+                Some(IssueCursor::Distance { d, id }) => {
+                    query = query.filter(d2.gt(d).or(d2.eq(d).and(issues::id.gt(id))));
+                }
+                Some(IssueCursor::Newest { .. }) => return Err(diesel::result::Error::NotFound),
+                None => {}
+            }
+            let rows: Vec<(IssueRow, f64)> = query
+                .select((IssueRow::as_select(), d2))
+                .order((d2.asc(), issues::id.asc()))
+                .limit(limit)
+                .load(conn)?;
+            Ok(rows.into_iter().map(|(row, d)| (row, Some(d))).collect())
+        }
+        Area::Within(bbox) => {
+            query = query
+                .filter(issues::lat.between(bbox.min_lat, bbox.max_lat))
+                .filter(issues::lon.between(bbox.min_lon, bbox.max_lon));
+            newest_first(conn, query, cursor, limit)
+        }
+        Area::Anywhere => newest_first(conn, query, cursor, limit),
+    }
+}
+
+type BoxedIssues<'a> = issues::BoxedQuery<
+    'a,
+    <DbConnection as diesel::Connection>::Backend,
+    diesel::dsl::AsSelect<IssueRow, <DbConnection as diesel::Connection>::Backend>,
+>;
+
+fn newest_first(
+    conn: &mut DbConnection,
+    mut query: BoxedIssues<'_>,
+    cursor: Option<IssueCursor>,
+    limit: i64,
+) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
+    match cursor {
+        Some(IssueCursor::Newest { before }) => query = query.filter(issues::id.lt(before)),
+        Some(IssueCursor::Distance { .. }) => return Err(diesel::result::Error::NotFound),
+        None => {}
+    }
+    let rows: Vec<IssueRow> = query.order(issues::id.desc()).limit(limit).load(conn)?;
+    Ok(rows.into_iter().map(|row| (row, None)).collect())
+}
+
+/// Up to `limit` open issues of a category within `radius_m` of a point, nearest first.
+pub fn nearby_open(
+    conn: &mut DbConnection,
+    category: &str,
+    circle: Circle,
+    exclude: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<IssueRow>> {
+    let filters = Filters {
+        categories: vec![category.to_owned()],
+        statuses: Status::open_states()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        ..Filters::default()
+    };
+    let rows = search_issues(conn, Area::Near(circle), &filters, None, limit + 1)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, _)| row)
+        .filter(|row| Some(row.id.as_str()) != exclude)
+        .filter(|row| distance_m(circle.lat, circle.lon, row.lat, row.lon) <= circle.radius_m)
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect())
+}
+
+/// Changes made by an edit.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = issues)]
+pub struct IssueChangeset {
+    pub category_code: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub address: Option<Option<String>>,
+    pub answers: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_issue(
+    conn: &mut DbConnection,
+    id: &str,
+    changes: &IssueChangeset,
+) -> QueryResult<()> {
+    diesel::update(issues::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Moves an issue to `to`, but only if it is still in `from` (a concurrent change wins,
+/// and this one reports a conflict). Returns whether it moved.
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: Status,
+    to: Status,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let closed_at = if to.is_open() { None } else { Some(now) };
+    let moved = diesel::update(
+        issues::table
+            .find(id)
+            .filter(issues::status.eq(from.as_str())),
+    )
+    .set((
+        issues::status.eq(to.as_str()),
+        issues::closed_at.eq(closed_at),
+        issues::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(moved == 1)
+}
+
+pub fn set_duplicate_of(conn: &mut DbConnection, id: &str, canonical: &str) -> QueryResult<()> {
+    diesel::update(issues::table.find(id))
+        .set(issues::duplicate_of.eq(canonical))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Runs the same statement on whichever backend the connection is: for the few
+/// statements (upserts) outside the two backends' shared subset.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($c) => $body,
+            DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
+/// Which relation between an account and an issue.
+#[derive(Debug, Clone, Copy)]
+pub enum Bond {
+    Support,
+    Follow,
+}
+
+/// Adds the bond if missing; returns whether it was added. Counts move only when a row
+/// really appeared, so concurrent repeats cannot skew them.
+pub fn add_bond(
+    conn: &mut DbConnection,
+    bond: Bond,
+    issue_id: &str,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let added = match bond {
+        Bond::Support => on_backend!(conn, |c| diesel::insert_into(issue_supports::table)
+            .values((
+                issue_supports::issue_id.eq(issue_id),
+                issue_supports::account_id.eq(account_id),
+                issue_supports::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?,
+        Bond::Follow => on_backend!(conn, |c| diesel::insert_into(issue_follows::table)
+            .values((
+                issue_follows::issue_id.eq(issue_id),
+                issue_follows::account_id.eq(account_id),
+                issue_follows::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?,
+    };
+    if added == 1 {
+        bump_count(conn, bond, issue_id, 1)?;
+    }
+    Ok(added == 1)
+}
+
+/// Removes the bond if present; returns whether it was removed.
+pub fn remove_bond(
+    conn: &mut DbConnection,
+    bond: Bond,
+    issue_id: &str,
+    account_id: &str,
+) -> QueryResult<bool> {
+    let removed = match bond {
+        Bond::Support => diesel::delete(
+            issue_supports::table
+                .filter(issue_supports::issue_id.eq(issue_id))
+                .filter(issue_supports::account_id.eq(account_id)),
+        )
+        .execute(conn)?,
+        Bond::Follow => diesel::delete(
+            issue_follows::table
+                .filter(issue_follows::issue_id.eq(issue_id))
+                .filter(issue_follows::account_id.eq(account_id)),
+        )
+        .execute(conn)?,
+    };
+    if removed == 1 {
+        bump_count(conn, bond, issue_id, -1)?;
+    }
+    Ok(removed == 1)
+}
+
+fn bump_count(conn: &mut DbConnection, bond: Bond, issue_id: &str, by: i32) -> QueryResult<()> {
+    let target = issues::table.find(issue_id);
+    match bond {
+        Bond::Support => diesel::update(target)
+            .set(issues::support_count.eq(issues::support_count + by))
+            .execute(conn)?,
+        Bond::Follow => diesel::update(target)
+            .set(issues::follower_count.eq(issues::follower_count + by))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Whether the account supports and follows the issue.
+pub fn bonds_of(
+    conn: &mut DbConnection,
+    issue_id: &str,
+    account_id: &str,
+) -> QueryResult<(bool, bool)> {
+    let follows = diesel::select(diesel::dsl::exists(
+        issue_follows::table
+            .filter(issue_follows::issue_id.eq(issue_id))
+            .filter(issue_follows::account_id.eq(account_id)),
+    ))
+    .get_result(conn)?;
+    Ok((is_supporter(conn, issue_id, account_id)?, follows))
+}
+
+/// Moves the supporters and followers of a duplicate to its canonical issue (those who
+/// already back the canonical one are not counted twice) and recounts both.
+pub fn merge_bonds(
+    conn: &mut DbConnection,
+    duplicate: &str,
+    canonical: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let supporters: Vec<String> = issue_supports::table
+        .filter(issue_supports::issue_id.eq(duplicate))
+        .select(issue_supports::account_id)
+        .load(conn)?;
+    for account in &supporters {
+        add_bond(conn, Bond::Support, canonical, account, now)?;
+        remove_bond(conn, Bond::Support, duplicate, account)?;
+    }
+    let followers: Vec<String> = issue_follows::table
+        .filter(issue_follows::issue_id.eq(duplicate))
+        .select(issue_follows::account_id)
+        .load(conn)?;
+    for account in &followers {
+        add_bond(conn, Bond::Follow, canonical, account, now)?;
+        remove_bond(conn, Bond::Follow, duplicate, account)?;
+    }
+    Ok(())
+}
+
+/// Display names of accounts, by id.
+pub fn display_names(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    Ok(accounts::table
+        .filter(accounts::id.eq_any(ids))
+        .select((accounts::id, accounts::display_name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// A page of an issue's timeline, oldest first, after the event `after`.
+pub fn timeline_page(
+    conn: &mut DbConnection,
+    issue_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut query = issue_events::table
+        .filter(issue_events::issue_id.eq(issue_id))
+        .select(EventRow::as_select())
+        .order(issue_events::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(issue_events::id.gt(after));
+    }
+    query.load(conn)
+}
+
+/// One comment of an issue; `NotFound` if it is not a comment of this issue.
+pub fn find_comment(
+    conn: &mut DbConnection,
+    issue_id: &str,
+    comment_id: &str,
+) -> QueryResult<EventRow> {
+    issue_events::table
+        .find(comment_id)
+        .filter(issue_events::issue_id.eq(issue_id))
+        .filter(issue_events::kind.eq(EventKind::Comment.as_str()))
+        .select(EventRow::as_select())
+        .first(conn)
+}
+
+/// Deletes a comment's text, leaving a tombstone in the timeline.
+pub fn tombstone_comment(
+    conn: &mut DbConnection,
+    comment_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(issue_events::table.find(comment_id))
+        .set((
+            issue_events::body.eq(None::<String>),
+            issue_events::deleted_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }

@@ -1,1 +1,295 @@
-//! Issue wire types.
+//! Request and response bodies of the issue routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::lifecycle::Status;
+use super::models::IssueRow;
+use crate::db::utc;
+
+/// A new report.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateIssueRequest {
+    /// A category code from `GET /categories`.
+    #[schema(example = "pothole")]
+    pub category: String,
+    /// 3 to 120 characters.
+    #[schema(
+        example = "Deep pothole outside the school",
+        min_length = 3,
+        max_length = 120
+    )]
+    pub title: String,
+    /// Plain text, at most 4000 characters.
+    #[schema(
+        example = "About a metre wide; cyclists swerve into traffic.",
+        max_length = 4000
+    )]
+    #[serde(default)]
+    pub description: String,
+    /// WGS84 latitude, −90 to 90.
+    #[schema(example = 51.5072)]
+    pub lat: f64,
+    /// WGS84 longitude, −180 to 180.
+    #[schema(example = -0.1276)]
+    pub lon: f64,
+    /// A human-readable address, at most 300 characters.
+    #[schema(example = "12 High Street")]
+    pub address: Option<String>,
+    /// Answers to the category's questions, keyed by question code.
+    #[schema(value_type = Object, example = json!({"size": "medium"}))]
+    #[serde(default)]
+    pub answers: serde_json::Map<String, serde_json::Value>,
+    /// Hide the reporter from the public (staff still see who reported it).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// Changes to an issue. The reporter may edit while the issue is `reported`; staff at any
+/// time (and only staff may change the category).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIssueRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    /// Replaces every answer; validated against the (possibly new) category.
+    #[schema(value_type = Option<Object>)]
+    pub answers: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Staff only.
+    pub category: Option<String>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A move through the lifecycle.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangeStatusRequest {
+    pub status: Status,
+    /// Why: required, 1 to 2000 characters (for `declined`, the council's reason).
+    pub note: String,
+    /// With `status: duplicate`, the issue this one duplicates.
+    pub duplicate_of: Option<String>,
+}
+
+/// A comment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateCommentRequest {
+    /// 1 to 2000 characters of plain text.
+    pub body: String,
+}
+
+/// The search parameters of `GET /issues`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListIssuesQuery {
+    /// `lat,lon`: issues within `radius` of this point, nearest first.
+    #[param(example = "51.5072,-0.1276")]
+    pub near: Option<String>,
+    /// Metres around `near`: default 1000, at most 50000.
+    #[param(minimum = 1, maximum = 50000)]
+    pub radius: Option<f64>,
+    /// `min_lon,min_lat,max_lon,max_lat`: issues inside the box, newest first.
+    #[param(example = "-0.2,51.4,-0.0,51.6")]
+    pub bbox: Option<String>,
+    /// Category codes, comma-separated.
+    pub category: Option<String>,
+    /// Statuses, comma-separated.
+    pub status: Option<String>,
+    /// Text to find in the title or description (1 to 100 characters).
+    pub q: Option<String>,
+    /// `me`: only issues the caller reported (needs a token).
+    pub reported_by: Option<String>,
+    /// Only issues changed at or after this time (RFC 3339).
+    pub updated_since: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The parameters of `GET /issues/duplicates`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DuplicatesQuery {
+    pub lat: f64,
+    pub lon: f64,
+    /// A category code.
+    pub category: String,
+}
+
+/// The category of an issue, in brief.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// Who reported an issue (hidden from the public when the report is anonymous).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonRef {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// An issue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssueView {
+    pub id: String,
+    pub category: CategoryRef,
+    pub title: String,
+    pub description: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub address: Option<String>,
+    #[schema(value_type = Object)]
+    pub answers: serde_json::Value,
+    pub status: Status,
+    /// `true` when the reporter asked to stay anonymous.
+    pub anonymous: bool,
+    /// The reporter; `null` to the public (and other citizens) on anonymous reports.
+    pub reporter: Option<PersonRef>,
+    /// For `duplicate` issues: the canonical one.
+    pub duplicate_of: Option<String>,
+    pub support_count: i32,
+    pub follower_count: i32,
+    pub photo_count: i32,
+    /// Metres from the `near` point, on near searches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When it was resolved, fixed, declined or marked duplicate.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl IssueView {
+    /// Builds the view; `reporter` is `None` when the viewer may not see who reported.
+    pub fn new(row: IssueRow, category_name: String, reporter: Option<PersonRef>) -> Self {
+        Self {
+            category: CategoryRef {
+                code: row.category_code,
+                name: category_name,
+            },
+            id: row.id,
+            title: row.title,
+            description: row.description,
+            lat: row.lat,
+            lon: row.lon,
+            address: row.address,
+            answers: serde_json::from_str(&row.answers).unwrap_or_default(),
+            status: Status::parse(&row.status).unwrap_or(Status::Reported),
+            anonymous: row.anonymous,
+            reporter,
+            duplicate_of: row.duplicate_of,
+            support_count: row.support_count,
+            follower_count: row.follower_count,
+            photo_count: row.photo_count,
+            distance_m: None,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+            closed_at: row.closed_at.map(utc),
+        }
+    }
+}
+
+/// One issue in full, as `GET /issues/{id}` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssueDetail {
+    #[serde(flatten)]
+    pub issue: IssueView,
+    /// The photos, oldest first.
+    pub photos: Vec<PhotoRef>,
+    /// Whether the caller says "me too" (`null` when not signed in).
+    pub supported_by_me: Option<bool>,
+    /// Whether the caller follows it (`null` when not signed in).
+    pub followed_by_me: Option<bool>,
+    /// The statuses the caller may move it to now (see the lifecycle table).
+    pub allowed_transitions: Vec<Status>,
+}
+
+/// The answer to a report: the new issue, and open issues close by in the same category
+/// that may be the same problem.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportedIssue {
+    #[serde(flatten)]
+    pub issue: IssueView,
+    pub possible_duplicates: Vec<IssueView>,
+}
+
+/// Support ("me too") or follow state after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportState {
+    pub supported: bool,
+    pub support_count: i32,
+    /// The status after this support (it may have escalated the issue).
+    pub status: Status,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowState {
+    pub followed: bool,
+    pub follower_count: i32,
+}
+
+/// Who did something on the timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineActor {
+    /// The account, when it may be shown (not for anonymous reporters, staff or Civitas).
+    pub id: Option<String>,
+    /// A display name, `anonymous`, a staff role title, or `Civitas` for automatic changes.
+    pub display_name: String,
+    /// `citizen`, `moderator`, `officer`, `admin` or `system`.
+    pub role: String,
+}
+
+/// One entry of an issue's public history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub id: String,
+    /// `reported`, `comment`, `status_changed`, `edited`, `photo_added`,
+    /// `marked_duplicate`, `duplicate_merged`.
+    pub kind: String,
+    pub actor: TimelineActor,
+    pub from_status: Option<Status>,
+    pub to_status: Option<Status>,
+    /// The comment or note; `null` for deleted comments.
+    pub text: Option<String>,
+    /// Extra detail (changed fields, photo id, canonical issue…).
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    /// `true` for a comment its author deleted.
+    pub deleted: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A photo of an issue, in brief.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhotoRef {
+    pub id: String,
+    /// The photo (longest side at most 2048 px, JPEG, no metadata).
+    pub url: String,
+    /// A thumbnail (longest side at most 320 px).
+    pub thumbnail_url: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+impl From<crate::photos::models::PhotoRow> for PhotoRef {
+    fn from(photo: crate::photos::models::PhotoRow) -> Self {
+        Self {
+            url: format!("/api/v1/photos/{}", photo.id),
+            thumbnail_url: format!("/api/v1/photos/{}?size=thumb", photo.id),
+            id: photo.id,
+            width: photo.width,
+            height: photo.height,
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The issue routes: reporting and finding (`report`), the lifecycle (`status`), and
+//! what neighbours do with an issue (`community`: support, follow, comments, timeline).
+
+mod community;
+mod report;
+mod status;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::collections::HashMap;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub use community::*;
+pub use report::*;
+pub use status::*;
+
+use super::lifecycle::{self, Asker, Status};
+use super::models::{self, IssueRow};
+use super::views::{IssueView, PersonRef};
+use crate::auth::AuthUser;
+use crate::db::DbConnection;
+use crate::db::schema::categories;
+
+/// Registers the issue routes (under `/api/v1`). The fixed path `/issues/duplicates` is
+/// registered before `/issues/{id}` so it is not taken for an id.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_issue)
+        .service(list_issues)
+        .service(list_duplicate_candidates)
+        .service(get_issue)
+        .service(update_issue)
+        .service(change_issue_status)
+        .service(list_timeline)
+        .service(create_comment)
+        .service(delete_comment)
+        .service(support_issue)
+        .service(unsupport_issue)
+        .service(follow_issue)
+        .service(unfollow_issue);
+}
+
+/// The lifecycle's view of the caller.
+fn asker(issue: &IssueRow, user: &AuthUser) -> Asker {
+    Asker {
+        role: user.role,
+        is_reporter: issue.reporter_id.as_deref() == Some(user.account_id.as_str()),
+        // Groups adopt issues in a later capability; until then nobody organises one.
+        is_organiser: false,
+    }
+}
+
+/// The statuses `user` may move `issue` to now.
+fn allowed_for(issue: &IssueRow, user: Option<&AuthUser>, now: NaiveDateTime) -> Vec<Status> {
+    let (Some(user), Some(from)) = (user, Status::parse(&issue.status)) else {
+        return Vec::new();
+    };
+    lifecycle::allowed_next(from, &asker(issue, user), issue.closed_at, now)
+}
+
+/// Whether `viewer` may see who reported `issue`: always unless the report is
+/// anonymous; then only the reporter and staff.
+fn may_see_reporter(issue: &IssueRow, viewer: Option<&AuthUser>) -> bool {
+    !issue.anonymous
+        || viewer.is_some_and(|v| {
+            v.role.is_staff() || issue.reporter_id.as_deref() == Some(v.account_id.as_str())
+        })
+}
+
+/// Builds the views of `rows` as `viewer` may see them: category names and reporters in
+/// one query each, not one per issue.
+fn issue_views(
+    conn: &mut DbConnection,
+    rows: Vec<IssueRow>,
+    viewer: Option<&AuthUser>,
+) -> QueryResult<Vec<IssueView>> {
+    let codes: Vec<&str> = rows.iter().map(|r| r.category_code.as_str()).collect();
+    let names: HashMap<String, String> = categories::table
+        .filter(categories::code.eq_any(codes))
+        .select((categories::code, categories::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let reporter_ids: Vec<String> = rows
+        .iter()
+        .filter(|r| may_see_reporter(r, viewer))
+        .filter_map(|r| r.reporter_id.clone())
+        .collect();
+    let people = models::display_names(conn, &reporter_ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let reporter = row
+                .reporter_id
+                .as_ref()
+                .filter(|_| may_see_reporter(&row, viewer))
+                .and_then(|id| {
+                    people.get(id).map(|name| PersonRef {
+                        id: id.clone(),
+                        display_name: name.clone(),
+                    })
+                });
+            let name = names.get(&row.category_code).cloned().unwrap_or_default();
+            IssueView::new(row, name, reporter)
+        })
+        .collect())
+}
+
+fn issue_view(
+    conn: &mut DbConnection,
+    row: IssueRow,
+    viewer: Option<&AuthUser>,
+) -> QueryResult<IssueView> {
+    issue_views(conn, vec![row], viewer)?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)
+}

@@ -1,0 +1,649 @@
+//! Reporting an issue, finding issues, duplicate suggestions, one issue, editing.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+
+use super::{allowed_for, issue_view, issue_views};
+use crate::auth::{AuthUser, MaybeUser, VerifiedCitizen};
+use crate::categories::answers::validate_answers;
+use crate::categories::models::find_category;
+use crate::db;
+use crate::domain::{Address, Coordinates, Description, Title, parse_bbox};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::issues::lifecycle::Status;
+use crate::issues::models::{
+    self, Area, BoundingBox, Circle, Filters, IssueChangeset, IssueCursor, IssueRow,
+};
+use crate::issues::timeline::{self, Actor, EventKind, NewEvent};
+use crate::issues::views::{
+    CreateIssueRequest, DuplicatesQuery, IssueDetail, IssueView, ListIssuesQuery, PhotoRef,
+    ReportedIssue, UpdateIssueRequest,
+};
+use crate::pagination::{Page, PageQuery};
+use crate::startup::AppState;
+
+/// Radius of a near search when none is given, in metres.
+pub const DEFAULT_RADIUS_M: f64 = 1000.0;
+/// The largest radius of a near search, in metres.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+/// How close an open issue of the same category must be to count as a likely duplicate.
+pub const DUPLICATE_RADIUS_M: f64 = 250.0;
+/// How many likely duplicates are suggested.
+pub const MAX_DUPLICATES: i64 = 5;
+/// The widest bounding box, in degrees.
+pub const MAX_BBOX_DEGREES: f64 = 10.0;
+const MAX_LIST_VALUES: usize = 20;
+
+fn actor(user: &AuthUser) -> Actor {
+    Actor::Account {
+        id: user.account_id.clone(),
+        role: user.role.as_str().to_owned(),
+    }
+}
+
+/// Checks a category can take reports and validates the answers to its questions.
+fn checked_answers(
+    conn: &mut db::DbConnection,
+    code: &str,
+    answers: &serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<String> {
+    let category = match find_category(conn, code) {
+        Ok(category) if category.active => category,
+        Ok(_) | Err(diesel::result::Error::NotFound) => {
+            return Err(ApiError::invalid_field(
+                "category",
+                "unknown_category",
+                "No active category has this code; see GET /categories.",
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let answers = validate_answers(&category.questions, answers).map_err(ApiError::validation)?;
+    Ok(serde_json::Value::Object(answers).to_string())
+}
+
+/// Report a local problem.
+///
+/// Verified citizens only. The answer carries the new issue and up to five open issues of
+/// the same category within 250 m that may be the same problem (show them, and let the
+/// resident say "me too" instead).
+#[utoipa::path(
+    tag = "Issues",
+    security(("bearer" = [])),
+    request_body = CreateIssueRequest,
+    responses(
+        (status = 201, description = "Reported", body = ReportedIssue,
+         headers(("Location" = String, description = "The new issue"))),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
+        (status = 413, response = crate::error::PayloadTooLarge),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[post("/issues")]
+pub async fn create_issue(
+    state: web::Data<AppState>,
+    VerifiedCitizen(user): VerifiedCitizen,
+    body: web::Json<CreateIssueRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut errors: Vec<FieldError> = Vec::new();
+    let title = Title::parse("title", &body.title)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let description = Description::parse("description", &body.description)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let address = body
+        .address
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| Address::parse("address", a))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let position = Coordinates::new("lat", body.lat, "lon", body.lon)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let (Some(title), Some(description), Some(position)) = (title, description, position) else {
+        return Err(ApiError::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let now = db::now();
+    let viewer = user.clone();
+    let reported = db::write(&state.pool, move |conn| {
+        let answers = checked_answers(conn, &body.category, &body.answers)?;
+        let row = IssueRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            category_code: body.category,
+            title: title.into_inner(),
+            description: description.into_inner(),
+            lat: position.lat,
+            lon: position.lon,
+            address: address.map(Address::into_inner),
+            answers,
+            status: Status::Reported.as_str().to_owned(),
+            reporter_id: Some(user.account_id.clone()),
+            anonymous: body.anonymous,
+            duplicate_of: None,
+            support_count: 0,
+            follower_count: 0,
+            photo_count: 0,
+            closed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        models::insert_issue(conn, &row)?;
+        timeline::record(
+            conn,
+            &row.id,
+            NewEvent {
+                kind: EventKind::Reported,
+                actor: actor(&user),
+                from_status: None,
+                to_status: Some(Status::Reported.as_str()),
+                body: None,
+                data: None,
+            },
+            now,
+        )?;
+        let circle = Circle {
+            lat: row.lat,
+            lon: row.lon,
+            radius_m: DUPLICATE_RADIUS_M,
+        };
+        let nearby = models::nearby_open(
+            conn,
+            &row.category_code,
+            circle,
+            Some(&row.id),
+            MAX_DUPLICATES,
+        )?;
+        let issue = issue_view(conn, row, Some(&viewer))?;
+        let possible_duplicates = issue_views(conn, nearby, Some(&viewer))?;
+        Ok(ReportedIssue {
+            issue,
+            possible_duplicates,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/issues/{}", reported.issue.id)))
+        .json(reported))
+}
+
+fn split_list(field: &str, raw: Option<&str>) -> ApiResult<Vec<String>> {
+    let values: Vec<String> = raw
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if values.len() > MAX_LIST_VALUES {
+        return Err(ApiError::invalid_field(
+            field,
+            "too_many",
+            format!("At most {MAX_LIST_VALUES} values."),
+        ));
+    }
+    Ok(values)
+}
+
+/// The validated search of `GET /issues`.
+fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult<(Area, Filters)> {
+    let mut errors = Vec::new();
+    let area = match (&query.near, &query.bbox) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "bbox",
+                "conflicting_parameters",
+                "Give `near` or `bbox`, not both.",
+            ));
+        }
+        (Some(near), None) => {
+            let radius = query.radius.unwrap_or(DEFAULT_RADIUS_M);
+            if !(radius.is_finite() && radius > 0.0 && radius <= MAX_RADIUS_M) {
+                errors.push(FieldError::new(
+                    "radius",
+                    "out_of_range",
+                    format!("Between 1 and {MAX_RADIUS_M} metres."),
+                ));
+            }
+            match Coordinates::parse_pair("near", near) {
+                Ok(point) => Area::Near(Circle {
+                    lat: point.lat,
+                    lon: point.lon,
+                    radius_m: radius,
+                }),
+                Err(error) => {
+                    errors.push(error);
+                    Area::Anywhere
+                }
+            }
+        }
+        (None, Some(bbox)) => match parse_bbox("bbox", bbox, MAX_BBOX_DEGREES) {
+            Ok([min_lon, min_lat, max_lon, max_lat]) => Area::Within(BoundingBox {
+                min_lon,
+                min_lat,
+                max_lon,
+                max_lat,
+            }),
+            Err(error) => {
+                errors.push(error);
+                Area::Anywhere
+            }
+        },
+        (None, None) => {
+            if query.radius.is_some() {
+                errors.push(FieldError::new(
+                    "radius",
+                    "needs_near",
+                    "`radius` needs `near`.",
+                ));
+            }
+            Area::Anywhere
+        }
+    };
+    let statuses = split_list("status", query.status.as_deref())?;
+    for status in &statuses {
+        if Status::parse(status).is_none() {
+            errors.push(FieldError::new(
+                "status",
+                "unknown_status",
+                format!("No status {status:?}."),
+            ));
+        }
+    }
+    let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if text.is_some_and(|q| q.chars().count() > 100) {
+        errors.push(FieldError::new("q", "too_long", "At most 100 characters."));
+    }
+    let reported_by = match query.reported_by.as_deref() {
+        None | Some("") => None,
+        Some("me") => match viewer {
+            Some(user) => Some(user.account_id.clone()),
+            None => {
+                return Err(ApiError::unauthorized(
+                    "missing_token",
+                    "`reported_by=me` needs `Authorization: Bearer <access token>`.",
+                ));
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new(
+                "reported_by",
+                "unsupported",
+                "Only `me` is supported.",
+            ));
+            None
+        }
+    };
+    let updated_since = match query.updated_since.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => match DateTime::parse_from_rfc3339(raw) {
+            Ok(time) => Some(time.with_timezone(&Utc).naive_utc()),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "updated_since",
+                    "invalid_format",
+                    "An RFC 3339 time such as 2026-01-31T12:00:00Z.",
+                ));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok((
+        area,
+        Filters {
+            categories: split_list("category", query.category.as_deref())?,
+            statuses,
+            text: text.map(str::to_lowercase),
+            reported_by,
+            updated_since,
+        },
+    ))
+}
+
+/// Find issues: near a point (nearest first), inside a box or anywhere (newest first).
+///
+/// `near=lat,lon&radius=m` (default 1000 m, at most 50 km) or
+/// `bbox=min_lon,min_lat,max_lon,max_lat` (at most 10° across); filters `category` and
+/// `status` (comma-separated), `q` (text in title or description), `reported_by=me`,
+/// `updated_since`. Cursor pagination; anonymous reporters are hidden.
+#[utoipa::path(
+    tag = "Issues",
+    params(ListIssuesQuery),
+    responses(
+        (status = 200, description = "A page of issues", body = Page<IssueView>),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/issues")]
+pub async fn list_issues(
+    state: web::Data<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    query: web::Query<ListIssuesQuery>,
+) -> ApiResult<web::Json<Page<IssueView>>> {
+    let query = query.into_inner();
+    let (area, filters) = parse_search(&query, viewer.as_ref())?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let limit = page.limit()?;
+    let cursor: Option<IssueCursor> = page.after()?;
+    let cursor_fits = match (&area, &cursor) {
+        (_, None) => true,
+        (Area::Near(_), Some(IssueCursor::Distance { .. })) => true,
+        (Area::Within(_) | Area::Anywhere, Some(IssueCursor::Newest { .. })) => true,
+        _ => false,
+    };
+    if !cursor_fits {
+        return Err(ApiError::invalid_field(
+            "cursor",
+            "invalid_cursor",
+            "This cursor belongs to a different kind of search.",
+        ));
+    }
+    let page = db::read(&state.pool, move |conn| {
+        let mut rows = models::search_issues(conn, area, &filters, cursor, limit + 1)?;
+        let mut distances = Vec::with_capacity(rows.len());
+        if let Area::Near(circle) = area {
+            // The index narrowed by an approximation; cut at the exact radius. Rows come
+            // nearest first, so everything after the first one outside is outside too.
+            let inside = rows
+                .iter()
+                .take_while(|(row, _)| {
+                    models::distance_m(circle.lat, circle.lon, row.lat, row.lon) <= circle.radius_m
+                })
+                .count();
+            rows.truncate(inside);
+            distances = rows
+                .iter()
+                .map(|(row, _)| models::distance_m(circle.lat, circle.lon, row.lat, row.lon))
+                .collect();
+        }
+        let keys: Vec<IssueCursor> = rows
+            .iter()
+            .map(|(row, d)| match d {
+                Some(d) => IssueCursor::Distance {
+                    d: *d,
+                    id: row.id.clone(),
+                },
+                None => IssueCursor::Newest {
+                    before: row.id.clone(),
+                },
+            })
+            .collect();
+        let views = issue_views(
+            conn,
+            rows.into_iter().map(|(row, _)| row).collect(),
+            viewer.as_ref(),
+        )?;
+        let mut views: Vec<(IssueView, IssueCursor)> = views.into_iter().zip(keys).collect();
+        for ((view, _), distance) in views.iter_mut().zip(distances) {
+            view.distance_m = Some((distance * 10.0).round() / 10.0);
+        }
+        Ok(Page::from_rows(
+            views,
+            limit,
+            |(_, key)| key.clone(),
+            |(view, _)| view,
+        ))
+    })
+    .await?;
+    Ok(web::Json(page))
+}
+
+/// Likely duplicates: up to five open issues of a category within 250 m of a point,
+/// nearest first. Show them before a resident reports.
+#[utoipa::path(
+    tag = "Issues",
+    params(DuplicatesQuery),
+    responses(
+        (status = 200, description = "Open issues close by, nearest first", body = Vec<IssueView>),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/issues/duplicates")]
+pub async fn list_duplicate_candidates(
+    state: web::Data<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    query: web::Query<DuplicatesQuery>,
+) -> ApiResult<web::Json<Vec<IssueView>>> {
+    let query = query.into_inner();
+    let position =
+        Coordinates::new("lat", query.lat, "lon", query.lon).map_err(ApiError::validation)?;
+    if query.category.is_empty() || query.category.len() > 50 {
+        return Err(ApiError::invalid_field(
+            "category",
+            "invalid",
+            "A category code.",
+        ));
+    }
+    let views = db::read(&state.pool, move |conn| {
+        let circle = Circle {
+            lat: position.lat,
+            lon: position.lon,
+            radius_m: DUPLICATE_RADIUS_M,
+        };
+        let rows = models::nearby_open(conn, &query.category, circle, None, MAX_DUPLICATES)?;
+        let mut views = issue_views(conn, rows, viewer.as_ref())?;
+        for view in &mut views {
+            let distance = models::distance_m(position.lat, position.lon, view.lat, view.lon);
+            view.distance_m = Some((distance * 10.0).round() / 10.0);
+        }
+        Ok(views)
+    })
+    .await?;
+    Ok(web::Json(views))
+}
+
+/// One issue, with its photos, counts, and what the caller may do with it.
+#[utoipa::path(
+    tag = "Issues",
+    params(("id" = String, Path, description = "Issue id")),
+    responses(
+        (status = 200, description = "The issue", body = IssueDetail),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 404, response = crate::error::NotFound),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/issues/{id}")]
+pub async fn get_issue(
+    state: web::Data<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<IssueDetail>> {
+    let id = id.into_inner();
+    let detail = db::read(&state.pool, move |conn| {
+        issue_detail(conn, &id, viewer.as_ref())
+    })
+    .await?;
+    Ok(web::Json(detail))
+}
+
+/// Everything `GET /issues/{id}` shows, for `viewer`.
+pub(super) fn issue_detail(
+    conn: &mut db::DbConnection,
+    id: &str,
+    viewer: Option<&AuthUser>,
+) -> ApiResult<IssueDetail> {
+    let row = models::find_issue(conn, id).map_err(|_| ApiError::not_found("No such issue."))?;
+    let (supported, followed) = match viewer {
+        Some(user) => {
+            let (s, f) = models::bonds_of(conn, id, &user.account_id)?;
+            (Some(s), Some(f))
+        }
+        None => (None, None),
+    };
+    let allowed = allowed_for(&row, viewer, db::now());
+    let photos = crate::photos::models::list_photos(conn, id)?
+        .into_iter()
+        .map(PhotoRef::from)
+        .collect();
+    Ok(IssueDetail {
+        issue: issue_view(conn, row, viewer)?,
+        photos,
+        supported_by_me: supported,
+        followed_by_me: followed,
+        allowed_transitions: allowed,
+    })
+}
+
+/// Edit an issue: the reporter while it is still `reported`, staff at any time. Only
+/// staff may change the category. Every change is recorded on the timeline.
+#[utoipa::path(
+    tag = "Issues",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Issue id")),
+    request_body = UpdateIssueRequest,
+    responses(
+        (status = 200, description = "The updated issue", body = IssueDetail),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
+        (status = 404, response = crate::error::NotFound),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[patch("/issues/{id}")]
+pub async fn update_issue(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<UpdateIssueRequest>,
+) -> ApiResult<web::Json<IssueDetail>> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let title = body
+        .title
+        .as_deref()
+        .map(|t| Title::parse("title", t))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let description = body
+        .description
+        .as_deref()
+        .map(|d| Description::parse("description", d))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let address = match &body.address {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(a)) if a.trim().is_empty() => Some(None),
+        Some(Some(a)) => Address::parse("address", a)
+            .map(|a| Some(Some(a.into_inner())))
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten(),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let detail = db::write(&state.pool, move |conn| {
+        let row =
+            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
+        let is_reporter = row.reporter_id.as_deref() == Some(user.account_id.as_str());
+        if !user.role.is_staff() {
+            if !is_reporter {
+                return Err(ApiError::forbidden(
+                    "not_reporter",
+                    "Only the reporter or staff may edit an issue.",
+                ));
+            }
+            if row.status != Status::Reported.as_str() {
+                return Err(ApiError::forbidden(
+                    "no_longer_editable",
+                    "The reporter may edit an issue only while it is `reported`.",
+                ));
+            }
+            if body.category.is_some() {
+                return Err(ApiError::forbidden(
+                    "staff_only_field",
+                    "Only staff may change the category.",
+                ));
+            }
+        }
+        let mut changes = IssueChangeset::default();
+        let mut changed: Vec<&str> = Vec::new();
+        if let Some(title) = title.map(Title::into_inner).filter(|t| *t != row.title) {
+            changes.title = Some(title);
+            changed.push("title");
+        }
+        if let Some(description) = description
+            .map(Description::into_inner)
+            .filter(|d| *d != row.description)
+        {
+            changes.description = Some(description);
+            changed.push("description");
+        }
+        if let Some(address) = address.filter(|a| *a != row.address) {
+            changes.address = Some(address);
+            changed.push("address");
+        }
+        let category = body
+            .category
+            .clone()
+            .unwrap_or_else(|| row.category_code.clone());
+        if body.category.is_some() || body.answers.is_some() {
+            let answers = body
+                .answers
+                .clone()
+                .unwrap_or_else(|| serde_json::from_str(&row.answers).unwrap_or_default());
+            let answers = checked_answers(conn, &category, &answers)?;
+            if category != row.category_code {
+                changes.category_code = Some(category);
+                changed.push("category");
+            }
+            if answers != row.answers {
+                changes.answers = Some(answers);
+                changed.push("answers");
+            }
+        }
+        if !changed.is_empty() {
+            let now = db::now();
+            changes.updated_at = Some(now);
+            models::update_issue(conn, &row.id, &changes)?;
+            timeline::record(
+                conn,
+                &row.id,
+                NewEvent {
+                    kind: EventKind::Edited,
+                    actor: actor(&user),
+                    from_status: None,
+                    to_status: None,
+                    body: None,
+                    data: Some(serde_json::json!({ "fields": changed })),
+                },
+                now,
+            )?;
+        }
+        issue_detail(conn, &row.id, Some(&user))
+    })
+    .await?;
+    Ok(web::Json(detail))
+}
