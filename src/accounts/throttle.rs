@@ -43,7 +43,8 @@ pub fn blocked_for(
     Ok(until
         .flatten()
         .filter(|until| *until > now)
-        .map(|until| (until - now).num_seconds().max(1) as u64))
+        // Round up: a client that waits exactly `Retry-After` must not be refused again.
+        .map(|until| ((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64))
 }
 
 /// Counts a failed attempt.
