@@ -113,6 +113,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        adopted_by_group_id -> Nullable<Text>,
     }
 }
 
@@ -175,3 +176,105 @@ diesel::allow_tables_to_appear_in_same_query!(
     issue_events,
     issue_photos,
 );
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        lat -> Double,
+        lon -> Double,
+        radius_m -> Double,
+        tags -> Text,
+        join_policy -> Text,
+        verified -> Bool,
+        member_count -> Integer,
+        created_by -> Nullable<Text>,
+        archived_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, account_id) {
+        group_id -> Text,
+        account_id -> Text,
+        role -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    opportunities (id) {
+        id -> Text,
+        group_id -> Nullable<Text>,
+        issue_id -> Nullable<Text>,
+        title -> Text,
+        description -> Text,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        address -> Nullable<Text>,
+        online -> Bool,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Nullable<Integer>,
+        confirmed_count -> Integer,
+        waitlist_count -> Integer,
+        skills -> Text,
+        safety_notes -> Text,
+        safety_ack_required -> Bool,
+        min_age -> Nullable<Integer>,
+        auto_confirm -> Bool,
+        status -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pledges (id) {
+        id -> Text,
+        account_id -> Nullable<Text>,
+        opportunity_id -> Nullable<Text>,
+        issue_id -> Nullable<Text>,
+        kind -> Text,
+        hours -> Nullable<Double>,
+        skill -> Nullable<Text>,
+        materials -> Nullable<Text>,
+        quantity -> Nullable<Integer>,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        note -> Nullable<Text>,
+        min_pledgers -> Nullable<Integer>,
+        condition_deadline -> Nullable<Timestamp>,
+        status -> Text,
+        claimed_hours -> Nullable<Double>,
+        claimed_at -> Nullable<Timestamp>,
+        verified_hours -> Nullable<Double>,
+        verified_at -> Nullable<Timestamp>,
+        verified_by -> Nullable<Text>,
+        rejection_reason -> Nullable<Text>,
+        safety_acknowledged -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(opportunities -> groups (group_id));
+diesel::joinable!(pledges -> opportunities (opportunity_id));
+
+diesel::allow_tables_to_appear_in_same_query!(groups, group_members, opportunities, pledges,);
+diesel::allow_tables_to_appear_in_same_query!(groups, accounts);
+diesel::allow_tables_to_appear_in_same_query!(groups, issues);
+diesel::allow_tables_to_appear_in_same_query!(group_members, accounts);
+diesel::allow_tables_to_appear_in_same_query!(group_members, issues);
+diesel::allow_tables_to_appear_in_same_query!(opportunities, accounts);
+diesel::allow_tables_to_appear_in_same_query!(opportunities, issues);
+diesel::allow_tables_to_appear_in_same_query!(pledges, accounts);
+diesel::allow_tables_to_appear_in_same_query!(pledges, issues);

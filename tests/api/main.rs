@@ -9,7 +9,9 @@
 mod helpers;
 
 mod accounts;
+mod categories;
 mod errors;
+mod issues;
 mod operations;
 mod sessions;
 mod storage;

@@ -345,12 +345,12 @@ pub async fn list_issues(
     };
     let limit = page.limit()?;
     let cursor: Option<IssueCursor> = page.after()?;
-    let cursor_fits = match (&area, &cursor) {
-        (_, None) => true,
-        (Area::Near(_), Some(IssueCursor::Distance { .. })) => true,
-        (Area::Within(_) | Area::Anywhere, Some(IssueCursor::Newest { .. })) => true,
-        _ => false,
-    };
+    let cursor_fits = matches!(
+        (&area, &cursor),
+        (_, None)
+            | (Area::Near(_), Some(IssueCursor::Distance { .. }))
+            | (Area::Within(_) | Area::Anywhere, Some(IssueCursor::Newest { .. }))
+    );
     if !cursor_fits {
         return Err(ApiError::invalid_field(
             "cursor",
