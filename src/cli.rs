@@ -1,4 +1,4 @@
-//! The subcommands: serve, migrate, openapi, user create, keys rotate.
+//! The subcommands: serve, migrate, openapi, user create, keys rotate, seed.
 
 use std::io::BufRead;
 
@@ -7,7 +7,7 @@ use crate::auth::{keys, password};
 use crate::config::{Cli, Command, Config, KeysCommand, UserCommand};
 use crate::domain::{DisplayName, Email, NewPassword};
 use crate::startup::Application;
-use crate::{db, openapi, telemetry};
+use crate::{db, openapi, seed, telemetry};
 
 /// Runs the command the command line asked for (`serve` when none).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -73,6 +73,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{kid}");
             Ok(())
         }),
+        Command::Seed(args) => {
+            let plan = seed::Plan::try_from(&args).map_err(anyhow::Error::msg)?;
+            blocking(config, move |conn| {
+                let seeded = seed::run(conn, &plan)?;
+                println!(
+                    "seeded {} issues and {} accounts in {:.1} s",
+                    seeded.issues,
+                    seeded.accounts,
+                    seeded.elapsed.as_secs_f64()
+                );
+                Ok(())
+            })
+        }
         Command::Openapi => Ok(()),
     }
 }

@@ -35,6 +35,38 @@ pub enum Command {
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Fill the database with synthetic citizens and issues, for demos and load tests.
+    ///
+    /// Creates citizens `seed-1@example.org` … `seed-M@example.org` (email verified, all
+    /// with the password `civitas-seed-password`) and N issues around the centre, in a few
+    /// neighbourhoods, reported over the last 180 days in the active categories, each with
+    /// its `reported` timeline event. The same seed gives the same data. Run it on a fresh
+    /// database: it refuses one that is already seeded.
+    Seed(SeedArgs),
+}
+
+/// The arguments of `civitas seed`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Seed options")]
+pub struct SeedArgs {
+    /// Issues to create (at most 10,000,000).
+    #[arg(long)]
+    pub issues: u64,
+    /// Citizen accounts to create (at most 1,000,000; at least 1 when there are issues).
+    #[arg(long)]
+    pub accounts: u64,
+    /// The random seed: the same seed gives the same accounts and issues.
+    #[arg(long)]
+    pub seed: u64,
+    /// Latitude of the centre of the area.
+    #[arg(long, default_value_t = 51.5072, allow_negative_numbers = true)]
+    pub centre_lat: f64,
+    /// Longitude of the centre of the area.
+    #[arg(long, default_value_t = -0.1276, allow_negative_numbers = true)]
+    pub centre_lon: f64,
+    /// Radius of the area around the centre, in kilometres (0.1 to 200).
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    pub spread_km: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,9 +155,14 @@ pub struct Settings {
           value_parser = clap::value_parser!(i32).range(1..=1_000_000), global = true)]
     pub escalation_threshold: i32,
 
-    /// Where photos are stored: `file:///path` (default `<data dir>/photos`), `memory://`,
-    /// or `s3://bucket/prefix` (credentials from the usual `AWS_*` variables).
-    #[arg(long, env = "CIVITAS_OBJECT_STORE_URL", global = true, hide_env_values = true)]
+    /// Where photos are stored: `file:///path` (default: the data directory, under
+    /// `photos/`) or `memory://` (tests and demos).
+    #[arg(
+        long,
+        env = "CIVITAS_OBJECT_STORE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub object_store_url: Option<String>,
 
     /// Photos allowed per issue.

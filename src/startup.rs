@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::mail::Mailer;
+use crate::photos::Photos;
 use crate::{openapi, telemetry};
 
 /// The largest JSON body accepted.
@@ -27,6 +28,7 @@ pub struct AppState {
     pub keys: KeyStore,
     pub passwords: Passwords,
     pub mailer: Mailer,
+    pub photos: Photos,
 }
 
 /// A bound, not yet running server.
@@ -52,12 +54,14 @@ pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
     .await??;
     let passwords = Passwords::new()?;
     let mailer = Mailer::from_config(&config)?;
+    let photos = Photos::from_config(&config)?;
     Ok(AppState {
         config,
         pool,
         keys,
         passwords,
         mailer,
+        photos,
     })
 }
 

@@ -44,7 +44,11 @@ pub fn blocked_for(
         .flatten()
         .filter(|until| *until > now)
         // Round up: a client that waits exactly `Retry-After` must not be refused again.
-        .map(|until| ((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64))
+        .map(|until| {
+            ((until - now).num_milliseconds() + 999)
+                .div_euclid(1000)
+                .max(1) as u64
+        }))
 }
 
 /// Counts a failed attempt.

@@ -185,6 +185,11 @@ where
     .await?
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower`, the same on both backends (for case-insensitive search).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision),
 /// so what a write answers is exactly what a later read returns.
 pub fn now() -> chrono::NaiveDateTime {

@@ -29,6 +29,8 @@ pub struct IssueRow {
     pub closed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The community group that took the issue on, if any.
+    pub adopted_by_group_id: Option<String>,
 }
 
 /// One issue; `NotFound` (404) if there is none.
@@ -67,7 +69,7 @@ pub fn insert_issue(conn: &mut DbConnection, issue: &IssueRow) -> QueryResult<()
 /// Mean Earth radius (IUGG), metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Metres per degree of latitude (and of longitude at the equator).
-const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+pub(crate) const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
 
 /// The great-circle distance between two points, in metres (haversine).
 pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
@@ -89,14 +91,16 @@ pub struct Circle {
 impl Circle {
     /// `cos(lat)`: how much a degree of longitude shrinks here (kept away from zero near
     /// the poles).
-    fn lon_scale(&self) -> f64 {
+    pub(crate) fn lon_scale(&self) -> f64 {
         self.lat.to_radians().cos().max(0.01)
     }
 
     /// (min_lat, max_lat, min_lon, max_lon) of the box around the circle, clamped to the
     /// map (no wrapping across the antimeridian).
     pub fn bounds(&self) -> (f64, f64, f64, f64) {
-        let dlat = self.radius_m / METRES_PER_DEGREE;
+        // A hair wider than the circle: north of the centre a degree of longitude is
+        // shorter, so the circle bulges past `radius / cos(lat)` by a few parts per million.
+        let dlat = self.radius_m / METRES_PER_DEGREE * 1.001;
         let dlon = dlat / self.lon_scale();
         (
             (self.lat - dlat).max(-90.0),
@@ -145,13 +149,10 @@ pub enum IssueCursor {
     Newest { before: String },
 }
 
-diesel::define_sql_function! {
-    /// SQL `lower`, on both backends.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+use crate::db::lower;
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `\` as escape character.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
@@ -199,12 +200,16 @@ pub fn search_issues(
     match area {
         Area::Near(circle) => {
             let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
-            let scale = circle.lon_scale();
-            // Squared equirectangular distance in degrees of latitude: plain arithmetic,
-            // the same on both backends, and monotonic with the true distance at the
-            // scale of a search (≤ 50 km).
+            // Squared equirectangular distance in degrees of latitude, with a degree of
+            // longitude scaled by the cosine of the mid-latitude between the row and the
+            // centre (linearised: cos(m) ≈ cos(φ₀) − sin(φ₀)·(φ − φ₀)/2, in radians).
+            // Plain arithmetic, the same on both backends, and within a few parts per
+            // million of the true distance at the scale of a search (≤ 50 km), so
+            // ordering and the radius cut agree with the haversine distance.
+            let (c0, s0) = (circle.lon_scale(), circle.lat.to_radians().sin());
+            let slope = -s0 * std::f64::consts::PI / 360.0;
             let dlat = issues::lat - circle.lat;
-            let dlon = (issues::lon - circle.lon) * scale;
+            let dlon = (issues::lon - circle.lon) * ((issues::lat - circle.lat) * slope + c0);
             let d2 = dlat * dlat + dlon * dlon;
             let limit_d2 = (circle.radius_m / METRES_PER_DEGREE).powi(2);
             let mut query = query

@@ -17,6 +17,9 @@ pub enum EventKind {
     PhotoAdded,
     MarkedDuplicate,
     DuplicateMerged,
+    Adopted,
+    AdoptionReleased,
+    Pledged,
 }
 
 impl EventKind {
@@ -29,6 +32,9 @@ impl EventKind {
             Self::PhotoAdded => "photo_added",
             Self::MarkedDuplicate => "marked_duplicate",
             Self::DuplicateMerged => "duplicate_merged",
+            Self::Adopted => "adopted",
+            Self::AdoptionReleased => "adoption_released",
+            Self::Pledged => "pledged",
         }
     }
 }

@@ -139,6 +139,13 @@ pub struct PersonRef {
     pub display_name: String,
 }
 
+/// The community group that adopted an issue, in brief.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupRef {
+    pub id: String,
+    pub name: String,
+}
+
 /// An issue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueView {
@@ -158,6 +165,8 @@ pub struct IssueView {
     pub reporter: Option<PersonRef>,
     /// For `duplicate` issues: the canonical one.
     pub duplicate_of: Option<String>,
+    /// The community group that took the issue on; `null` when none has.
+    pub adopted_by: Option<GroupRef>,
     pub support_count: i32,
     pub follower_count: i32,
     pub photo_count: i32,
@@ -189,6 +198,7 @@ impl IssueView {
             anonymous: row.anonymous,
             reporter,
             duplicate_of: row.duplicate_of,
+            adopted_by: None,
             support_count: row.support_count,
             follower_count: row.follower_count,
             photo_count: row.photo_count,
@@ -206,7 +216,7 @@ pub struct IssueDetail {
     #[serde(flatten)]
     pub issue: IssueView,
     /// The photos, oldest first.
-    pub photos: Vec<PhotoRef>,
+    pub photos: Vec<crate::photos::PhotoView>,
     /// Whether the caller says "me too" (`null` when not signed in).
     pub supported_by_me: Option<bool>,
     /// Whether the caller follows it (`null` when not signed in).
@@ -255,7 +265,8 @@ pub struct TimelineActor {
 pub struct TimelineEntry {
     pub id: String,
     /// `reported`, `comment`, `status_changed`, `edited`, `photo_added`,
-    /// `marked_duplicate`, `duplicate_merged`.
+    /// `marked_duplicate`, `duplicate_merged`, `adopted`, `adoption_released` (with
+    /// `data.group_id` and `data.group_name`).
     pub kind: String,
     pub actor: TimelineActor,
     pub from_status: Option<Status>,
@@ -268,28 +279,4 @@ pub struct TimelineEntry {
     /// `true` for a comment its author deleted.
     pub deleted: bool,
     pub created_at: DateTime<Utc>,
-}
-
-/// A photo of an issue, in brief.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PhotoRef {
-    pub id: String,
-    /// The photo (longest side at most 2048 px, JPEG, no metadata).
-    pub url: String,
-    /// A thumbnail (longest side at most 320 px).
-    pub thumbnail_url: String,
-    pub width: i32,
-    pub height: i32,
-}
-
-impl From<crate::photos::models::PhotoRow> for PhotoRef {
-    fn from(photo: crate::photos::models::PhotoRow) -> Self {
-        Self {
-            url: format!("/api/v1/photos/{}", photo.id),
-            thumbnail_url: format!("/api/v1/photos/{}?size=thumb", photo.id),
-            id: photo.id,
-            width: photo.width,
-            height: photo.height,
-        }
-    }
 }

@@ -16,7 +16,7 @@ pub use status::*;
 
 use super::lifecycle::{self, Asker, Status};
 use super::models::{self, IssueRow};
-use super::views::{IssueView, PersonRef};
+use super::views::{GroupRef, IssueView, PersonRef};
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
 use crate::db::schema::categories;
@@ -39,22 +39,32 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(unfollow_issue);
 }
 
-/// The lifecycle's view of the caller.
-fn asker(issue: &IssueRow, user: &AuthUser) -> Asker {
-    Asker {
+/// The lifecycle's view of the caller: an active owner or organiser of the group that
+/// adopted the issue counts as its organiser.
+fn asker(conn: &mut DbConnection, issue: &IssueRow, user: &AuthUser) -> QueryResult<Asker> {
+    let is_organiser = match &issue.adopted_by_group_id {
+        Some(group_id) => crate::groups::models::is_organiser(conn, group_id, &user.account_id)?,
+        None => false,
+    };
+    Ok(Asker {
         role: user.role,
         is_reporter: issue.reporter_id.as_deref() == Some(user.account_id.as_str()),
-        // Groups adopt issues in a later capability; until then nobody organises one.
-        is_organiser: false,
-    }
+        is_organiser,
+    })
 }
 
 /// The statuses `user` may move `issue` to now.
-fn allowed_for(issue: &IssueRow, user: Option<&AuthUser>, now: NaiveDateTime) -> Vec<Status> {
+fn allowed_for(
+    conn: &mut DbConnection,
+    issue: &IssueRow,
+    user: Option<&AuthUser>,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Status>> {
     let (Some(user), Some(from)) = (user, Status::parse(&issue.status)) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    lifecycle::allowed_next(from, &asker(issue, user), issue.closed_at, now)
+    let asker = asker(conn, issue, user)?;
+    Ok(lifecycle::allowed_next(from, &asker, issue.closed_at, now))
 }
 
 /// Whether `viewer` may see who reported `issue`: always unless the report is
@@ -66,8 +76,8 @@ fn may_see_reporter(issue: &IssueRow, viewer: Option<&AuthUser>) -> bool {
         })
 }
 
-/// Builds the views of `rows` as `viewer` may see them: category names and reporters in
-/// one query each, not one per issue.
+/// Builds the views of `rows` as `viewer` may see them: category names, reporters and
+/// adopting groups in one query each, not one per issue.
 fn issue_views(
     conn: &mut DbConnection,
     rows: Vec<IssueRow>,
@@ -86,6 +96,15 @@ fn issue_views(
         .filter_map(|r| r.reporter_id.clone())
         .collect();
     let people = models::display_names(conn, &reporter_ids)?;
+    let group_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.adopted_by_group_id.clone())
+        .collect();
+    let groups = if group_ids.is_empty() {
+        HashMap::new()
+    } else {
+        crate::groups::models::group_names(conn, &group_ids)?
+    };
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -99,8 +118,16 @@ fn issue_views(
                         display_name: name.clone(),
                     })
                 });
+            let adopted_by = row.adopted_by_group_id.as_ref().and_then(|id| {
+                groups.get(id).map(|name| GroupRef {
+                    id: id.clone(),
+                    name: name.clone(),
+                })
+            });
             let name = names.get(&row.category_code).cloned().unwrap_or_default();
-            IssueView::new(row, name, reporter)
+            let mut view = IssueView::new(row, name, reporter);
+            view.adopted_by = adopted_by;
+            view
         })
         .collect())
 }

@@ -16,8 +16,8 @@ use crate::issues::models::{
 };
 use crate::issues::timeline::{self, Actor, EventKind, NewEvent};
 use crate::issues::views::{
-    CreateIssueRequest, DuplicatesQuery, IssueDetail, IssueView, ListIssuesQuery, PhotoRef,
-    ReportedIssue, UpdateIssueRequest,
+    CreateIssueRequest, DuplicatesQuery, IssueDetail, IssueView, ListIssuesQuery, ReportedIssue,
+    UpdateIssueRequest,
 };
 use crate::pagination::{Page, PageQuery};
 use crate::startup::AppState;
@@ -138,6 +138,7 @@ pub async fn create_issue(
             closed_at: None,
             created_at: now,
             updated_at: now,
+            adopted_by_group_id: None,
         };
         models::insert_issue(conn, &row)?;
         timeline::record(
@@ -349,7 +350,10 @@ pub async fn list_issues(
         (&area, &cursor),
         (_, None)
             | (Area::Near(_), Some(IssueCursor::Distance { .. }))
-            | (Area::Within(_) | Area::Anywhere, Some(IssueCursor::Newest { .. }))
+            | (
+                Area::Within(_) | Area::Anywhere,
+                Some(IssueCursor::Newest { .. })
+            )
     );
     if !cursor_fits {
         return Err(ApiError::invalid_field(
@@ -480,7 +484,7 @@ pub async fn get_issue(
 }
 
 /// Everything `GET /issues/{id}` shows, for `viewer`.
-pub(super) fn issue_detail(
+pub(crate) fn issue_detail(
     conn: &mut db::DbConnection,
     id: &str,
     viewer: Option<&AuthUser>,
@@ -493,10 +497,10 @@ pub(super) fn issue_detail(
         }
         None => (None, None),
     };
-    let allowed = allowed_for(&row, viewer, db::now());
+    let allowed = allowed_for(conn, &row, viewer, db::now())?;
     let photos = crate::photos::models::list_photos(conn, id)?
         .into_iter()
-        .map(PhotoRef::from)
+        .map(crate::photos::PhotoView::from)
         .collect();
     Ok(IssueDetail {
         issue: issue_view(conn, row, viewer)?,

@@ -76,7 +76,7 @@ pub async fn change_issue_status(
             ApiError::internal(anyhow::anyhow!("unknown status {:?}", row.status))
         })?;
         let now = db::now();
-        let allowed = allowed_for(&row, Some(&user), now);
+        let allowed = allowed_for(conn, &row, Some(&user), now)?;
         if !allowed.contains(&to) {
             let allowed_names = allowed.iter().map(|s| s.as_str().to_owned()).collect();
             let anyone = lifecycle::allowed_next(
