@@ -11,7 +11,7 @@ use crate::error::{
     BadRequest, Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge, ProblemDetails,
     ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use crate::{accounts, auth, categories, health, issues, photos};
+use crate::{accounts, auth, categories, groups, health, issues, opportunities, photos, pledges};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,6 +47,9 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
         (name = "Me", description = "The caller's own profile, password and sessions."),
         (name = "Categories", description = "What can be reported (Open311 services), with the questions asked when reporting."),
         (name = "Issues", description = "Local problems: report, find, support, follow, comment, and the community-first lifecycle."),
+        (name = "Groups", description = "Community groups: membership, roles, and adopting issues."),
+        (name = "Opportunities", description = "Calls for volunteers by groups."),
+        (name = "Pledges", description = "Time, skills, materials or money pledged to opportunities and issues; participation records."),
         (name = "Photos", description = "Photos of issues, re-encoded without metadata."),
         (name = "Operations", description = "Health probes."),
     )
@@ -75,12 +78,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
         utoipa_actix_web::scope("/api/v1")
             .configure(accounts::routes::configure)
             .configure(categories::routes::configure)
+            .configure(groups::routes::configure)
+            .configure(opportunities::routes::configure)
+            .configure(pledges::routes::configure)
             .configure(issues::routes::configure)
             .configure(photos::routes::configure),
     )
-        .service(auth::routes::get_jwks)
-        .service(health::get_liveness)
-        .service(health::get_readiness);
+    .service(auth::routes::get_jwks)
+    .service(health::get_liveness)
+    .service(health::get_readiness);
 }
 
 /// The OpenAPI document.

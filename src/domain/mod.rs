@@ -2,7 +2,9 @@
 //! checked once, at the edge, and can be trusted everywhere after.
 
 mod account;
+mod group;
 mod issue;
 
 pub use account::{DisplayName, Email, NewPassword, Role};
+pub use group::{GroupArea, GroupName, JoinPolicy, MemberRole, MemberStatus, Radius, Tags};
 pub use issue::{Address, Coordinates, Description, Note, Title, parse_bbox};

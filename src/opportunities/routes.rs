@@ -1,0 +1,504 @@
+//! The opportunity routes: create (organisers of a group), find, read, change.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+
+use super::models::{
+    self, CANCELLED, COMPLETED, DRAFT, OpportunityFilters, OpportunityRow, PUBLISHED,
+};
+use super::views::{
+    CreateOpportunityRequest, ListOpportunitiesQuery, OpportunityView, UpdateOpportunityRequest,
+    skills_column,
+};
+use crate::auth::{AuthUser, MaybeUser};
+use crate::db::{self, DbConnection};
+use crate::domain::{Address, Coordinates, Description, Title};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::issues::models::Circle;
+use crate::pagination::{Page, PageQuery};
+use crate::pledges::models as pledge_models;
+use crate::startup::AppState;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers the opportunity routes (under `/api/v1`).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_opportunity)
+        .service(list_opportunities)
+        .service(get_opportunity)
+        .service(update_opportunity);
+}
+
+const MAX_SKILLS: usize = 20;
+const MAX_CAPACITY: i32 = 10_000;
+const MAX_DURATION: TimeDelta = TimeDelta::days(30);
+const DEFAULT_RADIUS_M: f64 = 5000.0;
+const MAX_RADIUS_M: f64 = 50_000.0;
+
+fn parse_skills(field: &str, skills: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    if skills.len() > MAX_SKILLS {
+        errors.push(FieldError::new(
+            field,
+            "too_many",
+            format!("At most {MAX_SKILLS} skills."),
+        ));
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for skill in skills {
+        let tag = skill.trim().to_lowercase();
+        let valid = (1..=30).contains(&tag.len())
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            errors.push(FieldError::new(
+                field,
+                "invalid_skill",
+                "Skills are 1 to 30 of a-z, 0-9 and -.",
+            ));
+        } else if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+fn check_window(starts_at: NaiveDateTime, ends_at: NaiveDateTime, errors: &mut Vec<FieldError>) {
+    if ends_at <= starts_at {
+        errors.push(FieldError::new(
+            "ends_at",
+            "before_start",
+            "Must be after `starts_at`.",
+        ));
+    } else if ends_at - starts_at > MAX_DURATION {
+        errors.push(FieldError::new(
+            "ends_at",
+            "too_long",
+            "At most 30 days after `starts_at`.",
+        ));
+    }
+}
+
+fn check_capacity(capacity: Option<i32>, errors: &mut Vec<FieldError>) {
+    if capacity.is_some_and(|c| !(1..=MAX_CAPACITY).contains(&c)) {
+        errors.push(FieldError::new(
+            "capacity",
+            "out_of_range",
+            format!("Between 1 and {MAX_CAPACITY}, or null."),
+        ));
+    }
+}
+
+fn check_min_age(min_age: Option<i32>, errors: &mut Vec<FieldError>) {
+    if min_age.is_some_and(|a| !(0..=120).contains(&a)) {
+        errors.push(FieldError::new(
+            "min_age",
+            "out_of_range",
+            "Between 0 and 120.",
+        ));
+    }
+}
+
+fn naive(time: DateTime<Utc>) -> NaiveDateTime {
+    use chrono::SubsecRound;
+    time.naive_utc().trunc_subsecs(6)
+}
+
+/// The opportunity if `user` may see it: published ones to anyone, others to the
+/// organisers of the owning group; everyone else gets 404.
+fn visible(
+    conn: &mut DbConnection,
+    id: &str,
+    user: Option<&AuthUser>,
+) -> ApiResult<(OpportunityRow, bool)> {
+    let missing = || ApiError::not_found("No such opportunity.");
+    let row = models::find_opportunity(conn, id).map_err(|_| missing())?;
+    let organiser = match (user, &row.group_id) {
+        (Some(user), Some(group)) => {
+            crate::groups::models::is_organiser(conn, group, &user.account_id)?
+        }
+        _ => false,
+    };
+    if row.status != PUBLISHED && row.status != COMPLETED && !organiser {
+        return Err(missing());
+    }
+    Ok((row, organiser))
+}
+
+/// Call for volunteers, as an organiser of the group.
+#[utoipa::path(
+    tag = "Opportunities",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id")),
+    request_body = CreateOpportunityRequest,
+    responses(
+        (status = 201, description = "Created", body = OpportunityView,
+         headers(("Location" = String, description = "The new opportunity"))),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
+        (status = 404, response = crate::error::NotFound),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[post("/groups/{id}/opportunities")]
+pub async fn create_opportunity(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    group_id: web::Path<String>,
+    body: web::Json<CreateOpportunityRequest>,
+) -> ApiResult<HttpResponse> {
+    let group_id = group_id.into_inner();
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let title = Title::parse("title", &body.title)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let description = Description::parse("description", &body.description)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let address = body
+        .address
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| Address::parse("address", a))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let position = match (body.lat, body.lon) {
+        (Some(lat), Some(lon)) => Coordinates::new("lat", lat, "lon", lon)
+            .map_err(|e| errors.extend(e))
+            .ok(),
+        (None, None) if body.online => None,
+        _ => {
+            errors.push(FieldError::new(
+                "lat",
+                "required",
+                "Give `lat` and `lon`, or set `online`.",
+            ));
+            None
+        }
+    };
+    let (starts_at, ends_at) = (naive(body.starts_at), naive(body.ends_at));
+    check_window(starts_at, ends_at, &mut errors);
+    if ends_at <= db::now() {
+        errors.push(FieldError::new(
+            "ends_at",
+            "in_the_past",
+            "Must be in the future.",
+        ));
+    }
+    check_capacity(body.capacity, &mut errors);
+    check_min_age(body.min_age, &mut errors);
+    let skills = parse_skills("skills", &body.skills, &mut errors);
+    let safety_notes = Description::parse("safety_notes", &body.safety_notes)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if body.status != DRAFT && body.status != PUBLISHED {
+        errors.push(FieldError::new(
+            "status",
+            "invalid",
+            "`draft` or `published`.",
+        ));
+    }
+    let (Some(title), Some(description), Some(safety_notes)) = (title, description, safety_notes)
+    else {
+        return Err(ApiError::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let view = db::write(&state.pool, move |conn| {
+        if diesel::OptionalExtension::optional(crate::groups::models::find_group(conn, &group_id))?
+            .is_none()
+        {
+            return Err(ApiError::not_found("No such group."));
+        }
+        if !crate::groups::models::is_organiser(conn, &group_id, &user.account_id)? {
+            return Err(ApiError::forbidden(
+                "not_organiser",
+                "Only the group's organisers may call for volunteers.",
+            ));
+        }
+        if let Some(issue) = &body.issue_id {
+            crate::issues::models::find_issue(conn, issue).map_err(|_| {
+                ApiError::invalid_field("issue_id", "unknown_issue", "No such issue.")
+            })?;
+        }
+        let now = db::now();
+        let row = OpportunityRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            group_id: Some(group_id),
+            issue_id: body.issue_id,
+            title: title.into_inner(),
+            description: description.into_inner(),
+            lat: position.map(|p| p.lat),
+            lon: position.map(|p| p.lon),
+            address: address.map(Address::into_inner),
+            online: body.online,
+            starts_at,
+            ends_at,
+            capacity: body.capacity,
+            confirmed_count: 0,
+            waitlist_count: 0,
+            skills: skills_column(&skills),
+            safety_notes: safety_notes.into_inner(),
+            safety_ack_required: body.safety_ack_required,
+            min_age: body.min_age,
+            auto_confirm: body.auto_confirm,
+            status: body.status,
+            created_by: Some(user.account_id),
+            created_at: now,
+            updated_at: now,
+        };
+        models::insert_opportunity(conn, &row)?;
+        Ok(OpportunityView::from(row))
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/opportunities/{}", view.id)))
+        .json(view))
+}
+
+/// Find published opportunities, soonest first: `near` (with `radius`), `from`, `to`,
+/// `skill`, `group`, `issue`.
+#[utoipa::path(
+    tag = "Opportunities",
+    params(ListOpportunitiesQuery),
+    responses(
+        (status = 200, description = "A page of opportunities", body = Page<OpportunityView>),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/opportunities")]
+pub async fn list_opportunities(
+    state: web::Data<AppState>,
+    query: web::Query<ListOpportunitiesQuery>,
+) -> ApiResult<web::Json<Page<OpportunityView>>> {
+    let query = query.into_inner();
+    let mut errors = Vec::new();
+    let mut circle = None;
+    if let Some(near) = &query.near {
+        let radius = query.radius.unwrap_or(DEFAULT_RADIUS_M);
+        if !(radius.is_finite() && radius > 0.0 && radius <= MAX_RADIUS_M) {
+            errors.push(FieldError::new(
+                "radius",
+                "out_of_range",
+                format!("Between 1 and {MAX_RADIUS_M} metres."),
+            ));
+        }
+        match Coordinates::parse_pair("near", near) {
+            Ok(point) => {
+                circle = Some(Circle {
+                    lat: point.lat,
+                    lon: point.lon,
+                    radius_m: radius,
+                })
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    let skill = query
+        .skill
+        .as_deref()
+        .map(|s| parse_skills("skill", &[s.to_owned()], &mut errors));
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let limit = page.limit()?;
+    let after: Option<(NaiveDateTime, String)> = page.after()?;
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let filters = OpportunityFilters {
+        area: circle.map(|c| {
+            let (a, b, c2, d) = c.bounds();
+            (a, b, c2, d)
+        }),
+        from: query.from.map(naive),
+        to: query.to.map(naive),
+        skill: skill.and_then(|s| s.into_iter().next()),
+        group_id: query.group,
+        issue_id: query.issue,
+    };
+    let page = db::read(&state.pool, move |conn| {
+        let rows = models::search_opportunities(conn, &filters, after, limit + 1)?;
+        // The index narrowed to the box around the circle; keep the circle.
+        let rows = rows
+            .into_iter()
+            .filter(|row| match (circle, row.lat, row.lon) {
+                (Some(c), Some(lat), Some(lon)) => {
+                    crate::issues::models::distance_m(c.lat, c.lon, lat, lon) <= c.radius_m
+                }
+                (Some(_), _, _) => false,
+                (None, _, _) => true,
+            })
+            .collect();
+        Ok(Page::from_rows(
+            rows,
+            limit,
+            |row: &OpportunityRow| (row.starts_at, row.id.clone()),
+            OpportunityView::from,
+        ))
+    })
+    .await?;
+    Ok(web::Json(page))
+}
+
+/// One opportunity. Drafts are visible to the group's organisers only.
+#[utoipa::path(
+    tag = "Opportunities",
+    params(("id" = String, Path, description = "Opportunity id")),
+    responses(
+        (status = 200, description = "The opportunity", body = OpportunityView),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 404, response = crate::error::NotFound),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[get("/opportunities/{id}")]
+pub async fn get_opportunity(
+    state: web::Data<AppState>,
+    MaybeUser(user): MaybeUser,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<OpportunityView>> {
+    let id = id.into_inner();
+    let view = db::write(&state.pool, move |conn| {
+        pledge_models::settle_conditions(
+            conn,
+            &pledge_models::Target::Opportunity(id.clone()),
+            db::now(),
+        )?;
+        let (row, _) = visible(conn, &id, user.as_ref())?;
+        Ok(OpportunityView::from(row))
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// Change an opportunity (the group's organisers). Cancelling withdraws every pledge;
+/// raising the capacity promotes the waitlist.
+#[utoipa::path(
+    tag = "Opportunities",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Opportunity id")),
+    request_body = UpdateOpportunityRequest,
+    responses(
+        (status = 200, description = "The updated opportunity", body = OpportunityView),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
+        (status = 404, response = crate::error::NotFound),
+        (status = 409, response = crate::error::Conflict),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[patch("/opportunities/{id}")]
+pub async fn update_opportunity(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<UpdateOpportunityRequest>,
+) -> ApiResult<web::Json<OpportunityView>> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let view = db::write(&state.pool, move |conn| {
+        let (mut row, organiser) = visible(conn, &id, Some(&user))?;
+        if !organiser {
+            return Err(ApiError::forbidden("not_organiser", "Only the group's organisers may change it."));
+        }
+        if row.status == CANCELLED || row.status == COMPLETED {
+            return Err(ApiError::conflict("opportunity_closed", "A cancelled or completed opportunity cannot change."));
+        }
+        let mut errors = Vec::new();
+        if let Some(title) = &body.title {
+            match Title::parse("title", title) {
+                Ok(t) => row.title = t.into_inner(),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(description) = &body.description {
+            match Description::parse("description", description) {
+                Ok(d) => row.description = d.into_inner(),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(address) = &body.address {
+            match Address::parse("address", address) {
+                Ok(a) => row.address = Some(a.into_inner()),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Some(notes) = &body.safety_notes {
+            match Description::parse("safety_notes", notes) {
+                Ok(n) => row.safety_notes = n.into_inner(),
+                Err(e) => errors.push(e),
+            }
+        }
+        row.starts_at = body.starts_at.map(naive).unwrap_or(row.starts_at);
+        row.ends_at = body.ends_at.map(naive).unwrap_or(row.ends_at);
+        check_window(row.starts_at, row.ends_at, &mut errors);
+        if body.capacity.is_some() {
+            check_capacity(body.capacity, &mut errors);
+            row.capacity = body.capacity;
+        }
+        if body.min_age.is_some() {
+            check_min_age(body.min_age, &mut errors);
+            row.min_age = body.min_age;
+        }
+        if let Some(skills) = &body.skills {
+            row.skills = skills_column(&parse_skills("skills", skills, &mut errors));
+        }
+        row.safety_ack_required = body.safety_ack_required.unwrap_or(row.safety_ack_required);
+        row.auto_confirm = body.auto_confirm.unwrap_or(row.auto_confirm);
+        let moving_to = body.status.clone().filter(|s| *s != row.status);
+        if let Some(to) = &moving_to {
+            let allowed = matches!(
+                (row.status.as_str(), to.as_str()),
+                (DRAFT, PUBLISHED) | (DRAFT, CANCELLED) | (PUBLISHED, CANCELLED) | (PUBLISHED, COMPLETED)
+            );
+            if !allowed {
+                return Err(ApiError::conflict(
+                    "invalid_transition",
+                    format!("An opportunity cannot go from `{}` to `{to}`.", row.status),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        if row.capacity.is_some_and(|c| c < row.confirmed_count) {
+            return Err(ApiError::conflict(
+                "capacity_below_taken",
+                format!("{} places are already taken.", row.confirmed_count),
+            ));
+        }
+        let now = db::now();
+        row.updated_at = now;
+        if let Some(to) = moving_to {
+            row.status = to;
+        }
+        models::save_opportunity(conn, &row)?;
+        if row.status == CANCELLED {
+            let pledges = pledge_models::live_pledges_to(conn, &row.id)?;
+            for pledge in &pledges {
+                pledge_models::set_status(conn, &pledge.id, pledge_models::WITHDRAWN, now)?;
+            }
+            models::reset_counts(conn, &row.id)?;
+            // Pledgers hear about it through the notification feed once it exists.
+            tracing::info!(opportunity = %row.id, withdrawn = pledges.len(), "opportunity cancelled");
+        } else {
+            pledge_models::promote_waitlist(conn, &row.id, now)?;
+        }
+        Ok(OpportunityView::from(models::find_opportunity(conn, &row.id)?))
+    })
+    .await?;
+    Ok(web::Json(view))
+}
