@@ -35,6 +35,51 @@ impl FieldError {
     }
 }
 
+/// Collects the invalid fields of a request while it is parsed, so one 422 names every
+/// one of them instead of only the first.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The parsed value, or `None` with its error recorded.
+    pub fn check<T>(&mut self, parsed: Result<T, FieldError>) -> Option<T> {
+        parsed.map_err(|error| self.0.push(error)).ok()
+    }
+
+    /// Parses a field that may be absent: `None` when absent or invalid (recorded).
+    pub fn optional<R, T>(
+        &mut self,
+        raw: Option<R>,
+        parse: impl FnOnce(R) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        raw.and_then(|raw| self.check(parse(raw)))
+    }
+}
+
+impl std::ops::Deref for FieldErrors {
+    type Target = Vec<FieldError>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for FieldErrors {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl From<FieldErrors> for Vec<FieldError> {
+    fn from(errors: FieldErrors) -> Self {
+        errors.0
+    }
+}
+
 /// An RFC 9457 problem details body, as every error response carries it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemDetails {
@@ -157,13 +202,13 @@ impl ApiError {
     }
 
     /// 422: well-formed, but some fields are invalid.
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    pub fn validation(errors: impl Into<Vec<FieldError>>) -> Self {
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
             "One or more fields are invalid; see `errors`.",
         );
-        error.errors = errors;
+        error.errors = errors.into();
         error
     }
 

@@ -13,7 +13,7 @@ use super::views::{
 use crate::auth::{AuthUser, MaybeUser};
 use crate::db::{self, DbConnection};
 use crate::domain::{Address, Coordinates, Description, Title};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::issues::models::Circle;
 use crate::pagination::{Page, PageQuery};
 use crate::pledges::models as pledge_models;
@@ -151,22 +151,13 @@ pub async fn create_opportunity(
 ) -> ApiResult<HttpResponse> {
     let group_id = group_id.into_inner();
     let body = body.into_inner();
-    let mut errors = Vec::new();
-    let title = Title::parse("title", &body.title)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let description = Description::parse("description", &body.description)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let address = body
-        .address
-        .as_deref()
-        .filter(|a| !a.trim().is_empty())
-        .map(|a| Address::parse("address", a))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let mut errors = FieldErrors::new();
+    let title = errors.check(Title::parse("title", &body.title));
+    let description = errors.check(Description::parse("description", &body.description));
+    let address = errors.optional(
+        body.address.as_deref().filter(|a| !a.trim().is_empty()),
+        |a| Address::parse("address", a),
+    );
     let position = match (body.lat, body.lon) {
         (Some(lat), Some(lon)) => Coordinates::new("lat", lat, "lon", lon)
             .map_err(|e| errors.extend(e))
@@ -193,9 +184,7 @@ pub async fn create_opportunity(
     check_capacity(body.capacity, &mut errors);
     check_min_age(body.min_age, &mut errors);
     let skills = parse_skills("skills", &body.skills, &mut errors);
-    let safety_notes = Description::parse("safety_notes", &body.safety_notes)
-        .map_err(|e| errors.push(e))
-        .ok();
+    let safety_notes = errors.check(Description::parse("safety_notes", &body.safety_notes));
     if body.status != DRAFT && body.status != PUBLISHED {
         errors.push(FieldError::new(
             "status",
@@ -280,7 +269,7 @@ pub async fn list_opportunities(
     query: web::Query<ListOpportunitiesQuery>,
 ) -> ApiResult<web::Json<Page<OpportunityView>>> {
     let query = query.into_inner();
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
     let mut circle = None;
     if let Some(near) = &query.near {
         let radius = query.radius.unwrap_or(DEFAULT_RADIUS_M);
@@ -417,7 +406,7 @@ pub async fn update_opportunity(
         if row.status == CANCELLED || row.status == COMPLETED {
             return Err(ApiError::conflict("opportunity_closed", "A cancelled or completed opportunity cannot change."));
         }
-        let mut errors = Vec::new();
+        let mut errors = FieldErrors::new();
         if let Some(title) = &body.title {
             match Title::parse("title", title) {
                 Ok(t) => row.title = t.into_inner(),

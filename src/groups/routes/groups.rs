@@ -9,7 +9,7 @@ use crate::domain::{
     Coordinates, Description, GroupArea, GroupName, JoinPolicy, MemberRole, MemberStatus, Radius,
     Tags,
 };
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::groups::models::{self, GroupChangeset, GroupCursor, GroupRow, MemberRow};
 use crate::groups::views::{
     CreateGroupRequest, GroupDetail, GroupView, ListGroupsQuery, MyMembership, UpdateGroupRequest,
@@ -80,13 +80,9 @@ pub async fn create_group(
     body: web::Json<CreateGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let mut errors: Vec<FieldError> = Vec::new();
-    let name = GroupName::parse("name", &body.name)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let description = Description::parse("description", &body.description)
-        .map_err(|e| errors.push(e))
-        .ok();
+    let mut errors = FieldErrors::new();
+    let name = errors.check(GroupName::parse("name", &body.name));
+    let description = errors.check(Description::parse("description", &body.description));
     let area = GroupArea::new(body.lat, body.lon, body.radius_m)
         .map_err(|e| errors.extend(e))
         .ok();
@@ -149,7 +145,7 @@ pub async fn create_group(
 
 /// The validated search of `GET /groups`.
 fn parse_search(query: &ListGroupsQuery) -> ApiResult<(Option<Circle>, Option<String>)> {
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
     let near = match &query.near {
         Some(near) => {
             let radius = query.radius.unwrap_or(DEFAULT_RADIUS_M);
@@ -323,23 +319,11 @@ pub async fn update_group(
 ) -> ApiResult<web::Json<GroupDetail>> {
     let id = id.into_inner();
     let body = body.into_inner();
-    let mut errors = Vec::new();
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| GroupName::parse("name", n))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let description = body
-        .description
-        .as_deref()
-        .map(|d| Description::parse("description", d))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let mut errors = FieldErrors::new();
+    let name = errors.optional(body.name.as_deref(), |n| GroupName::parse("name", n));
+    let description = errors.optional(body.description.as_deref(), |d| {
+        Description::parse("description", d)
+    });
     let centre = match (body.lat, body.lon) {
         (Some(lat), Some(lon)) => Coordinates::new("lat", lat, "lon", lon)
             .map_err(|e| errors.extend(e))
@@ -355,13 +339,7 @@ pub async fn update_group(
         }
         (None, None) => None,
     };
-    let radius = body
-        .radius_m
-        .map(|r| Radius::parse("radius_m", r))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let radius = errors.optional(body.radius_m, |r| Radius::parse("radius_m", r));
     let tags = body
         .tags
         .as_deref()
@@ -370,14 +348,9 @@ pub async fn update_group(
         .map_err(|e| errors.extend(e))
         .ok()
         .flatten();
-    let policy = body
-        .join_policy
-        .as_deref()
-        .map(|p| JoinPolicy::parse_field("join_policy", p))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let policy = errors.optional(body.join_policy.as_deref(), |p| {
+        JoinPolicy::parse_field("join_policy", p)
+    });
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

@@ -9,7 +9,7 @@ use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
 use crate::db;
 use crate::domain::{Address, Coordinates, Description, Title, parse_bbox};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::issues::lifecycle::Status;
 use crate::issues::models::{
     self, Area, BoundingBox, Circle, Filters, IssueChangeset, IssueCursor, IssueRow,
@@ -90,22 +90,13 @@ pub async fn create_issue(
     body: web::Json<CreateIssueRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let mut errors: Vec<FieldError> = Vec::new();
-    let title = Title::parse("title", &body.title)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let description = Description::parse("description", &body.description)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let address = body
-        .address
-        .as_deref()
-        .filter(|a| !a.trim().is_empty())
-        .map(|a| Address::parse("address", a))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let mut errors = FieldErrors::new();
+    let title = errors.check(Title::parse("title", &body.title));
+    let description = errors.check(Description::parse("description", &body.description));
+    let address = errors.optional(
+        body.address.as_deref().filter(|a| !a.trim().is_empty()),
+        |a| Address::parse("address", a),
+    );
     let position = Coordinates::new("lat", body.lat, "lon", body.lon)
         .map_err(|e| errors.extend(e))
         .ok();
@@ -199,7 +190,7 @@ fn split_list(field: &str, raw: Option<&str>) -> ApiResult<Vec<String>> {
 
 /// The validated search of `GET /issues`.
 fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult<(Area, Filters)> {
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
     let area = match (&query.near, &query.bbox) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(
@@ -538,23 +529,11 @@ pub async fn update_issue(
 ) -> ApiResult<web::Json<IssueDetail>> {
     let id = id.into_inner();
     let body = body.into_inner();
-    let mut errors = Vec::new();
-    let title = body
-        .title
-        .as_deref()
-        .map(|t| Title::parse("title", t))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let description = body
-        .description
-        .as_deref()
-        .map(|d| Description::parse("description", d))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let mut errors = FieldErrors::new();
+    let title = errors.optional(body.title.as_deref(), |t| Title::parse("title", t));
+    let description = errors.optional(body.description.as_deref(), |d| {
+        Description::parse("description", d)
+    });
     let address = match &body.address {
         None => None,
         Some(None) => Some(None),
