@@ -62,6 +62,34 @@ fn escalate_if_due(conn: &mut DbConnection, id: &str, threshold: i32) -> ApiResu
     Ok(status)
 }
 
+/// Adds or removes a bond between the caller and an issue in one transaction; returns
+/// the issue afterwards and its status (supporting may have escalated it). New bonds are
+/// refused on duplicates; removing one always works.
+async fn change_bond(
+    state: &AppState,
+    account_id: String,
+    id: String,
+    bond: Bond,
+    add: bool,
+) -> ApiResult<(IssueRow, Status)> {
+    let threshold = state.config.escalation_threshold;
+    db::write(&state.pool, move |conn| {
+        if add {
+            live_issue(conn, &id)?;
+            models::add_bond(conn, bond, &id, &account_id, db::now())?;
+        } else {
+            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
+            models::remove_bond(conn, bond, &id, &account_id)?;
+        }
+        let status = match (bond, add) {
+            (Bond::Support, true) => escalate_if_due(conn, &id, threshold)?,
+            _ => Status::parse(&models::find_issue(conn, &id)?.status).unwrap_or(Status::Reported),
+        };
+        Ok((models::find_issue(conn, &id)?, status))
+    })
+    .await
+}
+
 /// Say "me too". Idempotent; verified citizens only. Once an open community issue has
 /// enough supporters (`CIVITAS_ESCALATION_THRESHOLD`, default 25) it is escalated to the
 /// council automatically.
@@ -84,21 +112,19 @@ pub async fn support_issue(
     VerifiedCitizen(user): VerifiedCitizen,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let id = id.into_inner();
-    let threshold = state.config.escalation_threshold;
-    let result = db::write(&state.pool, move |conn| {
-        live_issue(conn, &id)?;
-        models::add_bond(conn, Bond::Support, &id, &user.account_id, db::now())?;
-        let status = escalate_if_due(conn, &id, threshold)?;
-        let row = models::find_issue(conn, &id)?;
-        Ok(SupportState {
-            supported: true,
-            support_count: row.support_count,
-            status,
-        })
-    })
+    let (row, status) = change_bond(
+        &state,
+        user.account_id,
+        id.into_inner(),
+        Bond::Support,
+        true,
+    )
     .await?;
-    Ok(web::Json(result))
+    Ok(web::Json(SupportState {
+        supported: true,
+        support_count: row.support_count,
+        status,
+    }))
 }
 
 /// Withdraw a "me too". Idempotent.
@@ -119,19 +145,19 @@ pub async fn unsupport_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let id = id.into_inner();
-    let result = db::write(&state.pool, move |conn| {
-        models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
-        models::remove_bond(conn, Bond::Support, &id, &user.account_id)?;
-        let row = models::find_issue(conn, &id)?;
-        Ok(SupportState {
-            supported: false,
-            support_count: row.support_count,
-            status: Status::parse(&row.status).unwrap_or(Status::Reported),
-        })
-    })
+    let (row, status) = change_bond(
+        &state,
+        user.account_id,
+        id.into_inner(),
+        Bond::Support,
+        false,
+    )
     .await?;
-    Ok(web::Json(result))
+    Ok(web::Json(SupportState {
+        supported: false,
+        support_count: row.support_count,
+        status,
+    }))
 }
 
 /// Follow an issue: hear about its changes. Idempotent.
@@ -153,18 +179,12 @@ pub async fn follow_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let id = id.into_inner();
-    let result = db::write(&state.pool, move |conn| {
-        live_issue(conn, &id)?;
-        models::add_bond(conn, Bond::Follow, &id, &user.account_id, db::now())?;
-        let row = models::find_issue(conn, &id)?;
-        Ok(FollowState {
-            followed: true,
-            follower_count: row.follower_count,
-        })
-    })
-    .await?;
-    Ok(web::Json(result))
+    let (row, _) =
+        change_bond(&state, user.account_id, id.into_inner(), Bond::Follow, true).await?;
+    Ok(web::Json(FollowState {
+        followed: true,
+        follower_count: row.follower_count,
+    }))
 }
 
 /// Stop following an issue. Idempotent.
@@ -185,18 +205,18 @@ pub async fn unfollow_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let id = id.into_inner();
-    let result = db::write(&state.pool, move |conn| {
-        models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
-        models::remove_bond(conn, Bond::Follow, &id, &user.account_id)?;
-        let row = models::find_issue(conn, &id)?;
-        Ok(FollowState {
-            followed: false,
-            follower_count: row.follower_count,
-        })
-    })
+    let (row, _) = change_bond(
+        &state,
+        user.account_id,
+        id.into_inner(),
+        Bond::Follow,
+        false,
+    )
     .await?;
-    Ok(web::Json(result))
+    Ok(web::Json(FollowState {
+        followed: false,
+        follower_count: row.follower_count,
+    }))
 }
 
 fn staff_title(role: &str) -> Option<&'static str> {
