@@ -981,3 +981,50 @@ async fn comments_appear_on_the_timeline_and_their_authors_can_delete_them() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn near_searches_are_exact_in_both_hemispheres_and_at_high_latitudes() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    // Cape Town, Reykjavik, the equator, and close to the edges of the map.
+    let centres = [
+        (-33.92, 18.42),
+        (64.14, -21.94),
+        (0.0, 100.0),
+        (-60.0, 179.9),
+        (70.0, -179.9),
+    ];
+    for (i, (lat, lon)) in centres.into_iter().enumerate() {
+        let metres_per_deg_lon = M_PER_DEG * f64::to_radians(lat).cos();
+        let points = [
+            ("north 980", lat + 980.0 / M_PER_DEG, lon),
+            ("south 1020", lat - 1020.0 / M_PER_DEG, lon),
+            ("west 980", lat, lon - 980.0 / metres_per_deg_lon),
+            (
+                "north-east 1020",
+                lat + 721.0 / M_PER_DEG,
+                lon + 721.0 / metres_per_deg_lon,
+            ),
+        ];
+        for (title, p_lat, p_lon) in points {
+            if !(-180.0..=180.0).contains(&p_lon) {
+                continue;
+            }
+            report(&app, &ada, litter(&format!("{i} {title}"), p_lat, p_lon)).await;
+        }
+        let page = get(&app, &format!("/issues?near={lat},{lon}&radius=1000"), None).await;
+        let mut found = titles(&page);
+        found.sort();
+        let mut expected: Vec<String> = ["north 980", "west 980"]
+            .iter()
+            .map(|t| format!("{i} {t}"))
+            .filter(|t| !(t.ends_with("west 980") && lon - 980.0 / metres_per_deg_lon < -180.0))
+            .collect();
+        expected.sort();
+        assert_eq!(found, expected, "around {lat},{lon}");
+        for item in page["items"].as_array().unwrap() {
+            let distance = item["distance_m"].as_f64().unwrap();
+            assert!((distance - 980.0).abs() < 2.0, "{item}");
+        }
+    }
+}
