@@ -108,10 +108,7 @@ fn blocking(
     config: Config,
     f: impl FnOnce(&mut db::DbConnection) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let pool = db::build_pool(&config)?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))?;
+    let mut conn = db::connect(&config)?;
     db::run_migrations(&mut conn)?;
     f(&mut conn)
 }

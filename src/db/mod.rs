@@ -94,19 +94,34 @@ impl ManageConnection for ConnectionManager {
 /// Builds the pool without opening a connection yet, so start-up does not depend on the
 /// database being reachable at that instant; `/health/ready` reports when it is not.
 pub fn build_pool(config: &Config) -> anyhow::Result<Pool> {
-    if let DatabaseUrl::Sqlite(path) = &config.database {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                anyhow::anyhow!("cannot create the database directory {parent:?}: {error}")
-            })?;
-        }
-    }
+    create_sqlite_dir(&config.database)?;
     Ok(r2d2::Pool::builder()
         .max_size(config.db_pool_size)
         .min_idle(Some(1))
         .connection_timeout(config.db_pool_timeout)
         .test_on_check_out(false)
         .build_unchecked(ConnectionManager::new(config.database.clone())))
+}
+
+/// One connection outside any pool, for command-line tools. (A pool keeps threads that
+/// may still be opening connections when a short-lived process exits, and libpq does not
+/// survive being torn down under them.)
+pub fn connect(config: &Config) -> anyhow::Result<DbConnection> {
+    create_sqlite_dir(&config.database)?;
+    ConnectionManager::new(config.database.clone())
+        .connect()
+        .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))
+}
+
+fn create_sqlite_dir(database: &DatabaseUrl) -> anyhow::Result<()> {
+    if let DatabaseUrl::Sqlite(path) = database {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                anyhow::anyhow!("cannot create the database directory {parent:?}: {error}")
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies pending migrations. On PostgreSQL an advisory lock keeps two nodes starting

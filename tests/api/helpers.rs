@@ -253,7 +253,11 @@ impl TestApp {
                 .expect("write stdin");
         }
         drop(child.stdin.take());
-        child.wait_with_output().expect("civitas finishes")
+        let output = child.wait_with_output().expect("civitas finishes");
+        if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&output.status) {
+            panic!("civitas {args:?} was killed by signal {signal}");
+        }
+        output
     }
 }
 
