@@ -1,6 +1,7 @@
 //! Storage: one diesel connection type over SQLite and PostgreSQL, its pool, the embedded
 //! migrations, and the two ways handlers reach the database (`read` and `write`).
 
+pub mod outbox;
 pub mod schema;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};

@@ -278,3 +278,15 @@ diesel::allow_tables_to_appear_in_same_query!(opportunities, accounts);
 diesel::allow_tables_to_appear_in_same_query!(opportunities, issues);
 diesel::allow_tables_to_appear_in_same_query!(pledges, accounts);
 diesel::allow_tables_to_appear_in_same_query!(pledges, issues);
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Text,
+        kind -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}

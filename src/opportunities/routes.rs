@@ -401,10 +401,16 @@ pub async fn update_opportunity(
     let view = db::write(&state.pool, move |conn| {
         let (mut row, organiser) = visible(conn, &id, Some(&user))?;
         if !organiser {
-            return Err(ApiError::forbidden("not_organiser", "Only the group's organisers may change it."));
+            return Err(ApiError::forbidden(
+                "not_organiser",
+                "Only the group's organisers may change it.",
+            ));
         }
         if row.status == CANCELLED || row.status == COMPLETED {
-            return Err(ApiError::conflict("opportunity_closed", "A cancelled or completed opportunity cannot change."));
+            return Err(ApiError::conflict(
+                "opportunity_closed",
+                "A cancelled or completed opportunity cannot change.",
+            ));
         }
         let mut errors = FieldErrors::new();
         if let Some(title) = &body.title {
@@ -451,7 +457,10 @@ pub async fn update_opportunity(
         if let Some(to) = &moving_to {
             let allowed = matches!(
                 (row.status.as_str(), to.as_str()),
-                (DRAFT, PUBLISHED) | (DRAFT, CANCELLED) | (PUBLISHED, CANCELLED) | (PUBLISHED, COMPLETED)
+                (DRAFT, PUBLISHED)
+                    | (DRAFT, CANCELLED)
+                    | (PUBLISHED, CANCELLED)
+                    | (PUBLISHED, COMPLETED)
             );
             if !allowed {
                 return Err(ApiError::conflict(
@@ -481,12 +490,24 @@ pub async fn update_opportunity(
                 pledge_models::set_status(conn, &pledge.id, pledge_models::WITHDRAWN, now)?;
             }
             models::reset_counts(conn, &row.id)?;
-            // Pledgers hear about it through the notification feed once it exists.
-            tracing::info!(opportunity = %row.id, withdrawn = pledges.len(), "opportunity cancelled");
+            // The pledgers hear about it from the outbox's dispatcher.
+            let pledgers: Vec<&str> = pledges
+                .iter()
+                .filter_map(|p| p.account_id.as_deref())
+                .collect();
+            crate::db::outbox::record(
+                conn,
+                "opportunity.cancelled",
+                ("opportunity", &row.id),
+                serde_json::json!({ "title": row.title, "withdrawn_pledgers": pledgers }),
+                now,
+            )?;
         } else {
             pledge_models::promote_waitlist(conn, &row.id, now)?;
         }
-        Ok(OpportunityView::from(models::find_opportunity(conn, &row.id)?))
+        Ok(OpportunityView::from(models::find_opportunity(
+            conn, &row.id,
+        )?))
     })
     .await?;
     Ok(web::Json(view))

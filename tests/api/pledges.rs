@@ -99,7 +99,7 @@ async fn concurrent_pledges_never_exceed_capacity_and_the_rest_wait() {
     let opp = opportunity(&app, &owner, &group, json!({"capacity": 5})).await;
     let id = opp["id"].as_str().unwrap().to_owned();
     let mut volunteers = Vec::new();
-    for i in 0..30 {
+    for i in 0..50 {
         volunteers.push(app.citizen(&format!("v{i}@example.org")).await);
     }
     let attempts = volunteers
@@ -115,7 +115,7 @@ async fn concurrent_pledges_never_exceed_capacity_and_the_rest_wait() {
             other => panic!("unexpected status {other}"),
         }
     }
-    assert_eq!((confirmed, waitlisted), (5, 25));
+    assert_eq!((confirmed, waitlisted), (5, 45));
     let opp: Value = ok(app
         .client
         .get(app.api(&format!("/opportunities/{id}")))
@@ -125,7 +125,7 @@ async fn concurrent_pledges_never_exceed_capacity_and_the_rest_wait() {
     .await;
     assert_eq!(opp["places_taken"], 5);
     assert_eq!(opp["places_left"], 0);
-    assert_eq!(opp["waitlist_count"], 25);
+    assert_eq!(opp["waitlist_count"], 45);
 }
 
 #[actix_web::test]
@@ -610,4 +610,25 @@ async fn organisers_manage_opportunities_and_cancelling_withdraws_pledges() {
         "opportunity_closed",
     )
     .await;
+
+    // The cancellation is in the outbox, naming who must hear about it.
+    let me = ok(app.get_as("/me", &ada.access_token).await).await;
+    let pool = app.state.pool.clone();
+    let opportunity = id.to_owned();
+    let events: Vec<(String, String)> = actix_web::web::block(move || {
+        use civitas::db::schema::outbox_events;
+        use diesel::prelude::*;
+        let mut conn = pool.get().unwrap();
+        outbox_events::table
+            .filter(outbox_events::subject_id.eq(opportunity))
+            .select((outbox_events::kind, outbox_events::data))
+            .load(&mut conn)
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "opportunity.cancelled");
+    let data: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!(data["withdrawn_pledgers"], json!([me["id"]]));
 }
