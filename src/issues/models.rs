@@ -80,6 +80,11 @@ pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * a.sqrt().asin()
 }
 
+/// A distance as the API shows it: metres to one decimal.
+pub fn shown_metres(distance: f64) -> f64 {
+    (distance * 10.0).round() / 10.0
+}
+
 /// A circle on the map, and the box around it that the index can range over.
 #[derive(Debug, Clone, Copy)]
 pub struct Circle {

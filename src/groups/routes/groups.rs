@@ -255,7 +255,7 @@ pub async fn list_groups(
             |(row, _)| {
                 let distance = near.map(|c| distance_m(c.lat, c.lon, row.lat, row.lon));
                 let mut view = GroupView::from(row);
-                view.distance_m = distance.map(|d| (d * 10.0).round() / 10.0);
+                view.distance_m = distance.map(crate::issues::models::shown_metres);
                 view
             },
         ))

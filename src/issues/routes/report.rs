@@ -390,7 +390,7 @@ pub async fn list_issues(
         )?;
         let mut views: Vec<(IssueView, IssueCursor)> = views.into_iter().zip(keys).collect();
         for ((view, _), distance) in views.iter_mut().zip(distances) {
-            view.distance_m = Some((distance * 10.0).round() / 10.0);
+            view.distance_m = Some(models::shown_metres(distance));
         }
         Ok(Page::from_rows(
             views,
@@ -441,7 +441,7 @@ pub async fn list_duplicate_candidates(
         let mut views = issue_views(conn, rows, viewer.as_ref())?;
         for view in &mut views {
             let distance = models::distance_m(position.lat, position.lon, view.lat, view.lon);
-            view.distance_m = Some((distance * 10.0).round() / 10.0);
+            view.distance_m = Some(models::shown_metres(distance));
         }
         Ok(views)
     })
