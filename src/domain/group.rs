@@ -110,6 +110,17 @@ impl GroupArea {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tags(Vec<String>);
 
+/// A tag (group tag, skill) as stored: trimmed and lower-cased, 1 to 30 characters of
+/// a-z, 0-9 and `-`; `None` when it is not one.
+pub fn tag_key(raw: &str) -> Option<String> {
+    let tag = raw.trim().to_lowercase();
+    let well_formed = (1..=Tags::MAX_LEN).contains(&tag.chars().count())
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    well_formed.then_some(tag)
+}
+
 impl Tags {
     pub const MAX_COUNT: usize = 20;
     pub const MAX_LEN: usize = 30;
@@ -126,19 +137,15 @@ impl Tags {
         let mut tags: Vec<String> = Vec::with_capacity(raw.len());
         let mut errors = Vec::new();
         for (i, tag) in raw.iter().enumerate() {
-            let tag = tag.trim().to_lowercase();
-            let length = tag.chars().count();
-            let well_formed = (1..=Self::MAX_LEN).contains(&length)
-                && tag
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !well_formed {
+            let Some(tag) = tag_key(tag) else {
                 errors.push(FieldError::new(
                     &format!("{field}[{i}]"),
                     "invalid_tag",
                     format!("1 to {} characters of a-z, 0-9 and `-`.", Self::MAX_LEN),
                 ));
-            } else if !tags.contains(&tag) {
+                continue;
+            };
+            if !tags.contains(&tag) {
                 tags.push(tag);
             }
         }

@@ -91,6 +91,20 @@ impl Note {
     }
 }
 
+/// The note on a pledge: 1 to 1000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PledgeNote(String);
+
+impl PledgeNote {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        plain_text(field, raw, 1, 1000).map(Self)
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 /// A WGS84 position.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Coordinates {

@@ -6,5 +6,7 @@ mod group;
 mod issue;
 
 pub use account::{DisplayName, Email, NewPassword, Role};
-pub use group::{GroupArea, GroupName, JoinPolicy, MemberRole, MemberStatus, Radius, Tags};
-pub use issue::{Address, Coordinates, Description, Note, Title, parse_bbox};
+pub use group::{
+    GroupArea, GroupName, JoinPolicy, MemberRole, MemberStatus, Radius, Tags, tag_key,
+};
+pub use issue::{Address, Coordinates, Description, Note, PledgeNote, Title, parse_bbox};

@@ -12,7 +12,7 @@ use super::views::{
 };
 use crate::auth::{AuthUser, MaybeUser};
 use crate::db::{self, DbConnection};
-use crate::domain::{Address, Coordinates, Description, Title};
+use crate::domain::{Address, Coordinates, Description, Title, tag_key};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::issues::models::Circle;
 use crate::pagination::{Page, PageQuery};
@@ -44,18 +44,15 @@ fn parse_skills(field: &str, skills: &[String], errors: &mut Vec<FieldError>) ->
     }
     let mut tags: Vec<String> = Vec::new();
     for skill in skills {
-        let tag = skill.trim().to_lowercase();
-        let valid = (1..=30).contains(&tag.len())
-            && tag
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
+        let Some(tag) = tag_key(skill) else {
             errors.push(FieldError::new(
                 field,
                 "invalid_skill",
                 "Skills are 1 to 30 of a-z, 0-9 and -.",
             ));
-        } else if !tags.contains(&tag) {
+            continue;
+        };
+        if !tags.contains(&tag) {
             tags.push(tag);
         }
     }

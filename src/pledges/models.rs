@@ -19,6 +19,9 @@ pub const FULFILLED: &str = "fulfilled";
 pub const NO_SHOW: &str = "no_show";
 pub const LAPSED: &str = "lapsed";
 
+/// Statuses of a pledge that can still change: edited, withdrawn, confirmed.
+pub const OPEN: [&str; 4] = [CONDITIONAL, PLEDGED, WAITLISTED, CONFIRMED];
+
 /// Statuses of a pledge that still counts.
 pub const LIVE: [&str; 5] = [CONDITIONAL, PLEDGED, WAITLISTED, CONFIRMED, FULFILLED];
 
@@ -362,7 +365,7 @@ pub fn live_pledges_to(
 ) -> QueryResult<Vec<PledgeRow>> {
     pledges::table
         .filter(pledges::opportunity_id.eq(opportunity_id))
-        .filter(pledges::status.eq_any([CONDITIONAL, PLEDGED, WAITLISTED, CONFIRMED]))
+        .filter(pledges::status.eq_any(OPEN))
         .select(PledgeRow::as_select())
         .load(conn)
 }

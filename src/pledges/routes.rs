@@ -14,6 +14,7 @@ use super::views::{
 };
 use crate::auth::{AuthUser, VerifiedCitizen};
 use crate::db::{self, DbConnection};
+use crate::domain::{PledgeNote, tag_key};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::issues::lifecycle::Status as IssueStatus;
 use crate::opportunities::models::{self as opportunity_models, PUBLISHED};
@@ -85,17 +86,7 @@ fn pledge_row(
             check_hours("hours", body.hours, &mut errors);
             row.hours = body.hours;
             if body.kind == PledgeKind::Skill {
-                let skill = body
-                    .skill
-                    .as_deref()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_lowercase();
-                let valid = (1..=30).contains(&skill.len())
-                    && skill
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-                if valid {
+                if let Some(skill) = tag_key(body.skill.as_deref().unwrap_or_default()) {
                     row.skill = Some(skill);
                 } else {
                     errors.push(FieldError::new(
@@ -151,13 +142,8 @@ fn pledge_row(
         }
     }
     if let Some(note) = body.note.as_deref().filter(|n| !n.trim().is_empty()) {
-        match crate::domain::Note::parse("note", note) {
-            Ok(n) if n.as_str().chars().count() <= 1000 => row.note = Some(n.as_str().to_owned()),
-            Ok(_) => errors.push(FieldError::new(
-                "note",
-                "too_long",
-                "At most 1000 characters.",
-            )),
+        match PledgeNote::parse("note", note) {
+            Ok(note) => row.note = Some(note.into_inner()),
             Err(e) => errors.push(e),
         }
     }
@@ -558,7 +544,7 @@ pub async fn update_pledge(
         use diesel::prelude::*;
         let (row, own, manager) = reachable(conn, &id, &user)?;
         let now = db::now();
-        let live = [CONDITIONAL, PLEDGED, WAITLISTED, CONFIRMED].contains(&row.status.as_str());
+        let live = models::OPEN.contains(&row.status.as_str());
         let edits = body.note.is_some()
             || body.hours.is_some()
             || body.quantity.is_some()
@@ -613,16 +599,8 @@ pub async fn update_pledge(
             }
             let mut note = row.note.clone();
             if let Some(text) = &body.note {
-                note = match crate::domain::Note::parse("note", text) {
-                    Ok(n) if n.as_str().chars().count() <= 1000 => Some(n.as_str().to_owned()),
-                    Ok(_) => {
-                        errors.push(FieldError::new(
-                            "note",
-                            "too_long",
-                            "At most 1000 characters.",
-                        ));
-                        None
-                    }
+                note = match PledgeNote::parse("note", text) {
+                    Ok(note) => Some(note.into_inner()),
                     Err(_) if text.trim().is_empty() => None,
                     Err(e) => {
                         errors.push(e);
@@ -717,7 +695,7 @@ pub async fn withdraw_pledge(
         if row.status == WITHDRAWN {
             return Ok(());
         }
-        if ![CONDITIONAL, PLEDGED, WAITLISTED, CONFIRMED].contains(&row.status.as_str()) {
+        if !models::OPEN.contains(&row.status.as_str()) {
             return Err(ApiError::conflict(
                 "pledge_closed",
                 "This pledge can no longer be withdrawn.",
