@@ -4,10 +4,10 @@ use std::io::BufRead;
 
 use crate::accounts::models::{self, NewAccount};
 use crate::auth::{keys, password};
-use crate::config::{Cli, Command, Config, KeysCommand, UserCommand};
+use crate::config::{Cli, ClientCommand, Command, Config, KeysCommand, UserCommand};
 use crate::domain::{DisplayName, Email, NewPassword};
 use crate::startup::Application;
-use crate::{db, openapi, seed, telemetry};
+use crate::{db, openapi, partners, seed, telemetry};
 
 /// Runs the command the command line asked for (`serve` when none).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -65,6 +65,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 models::insert_account(conn, &account)?;
                 println!("{}", account.id);
+                Ok(())
+            })
+        }
+        Command::Client(ClientCommand::Create { name, scopes }) => {
+            let name =
+                partners::views::client_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+            let scopes = partners::Scope::parse_list(&scopes.join(" "))
+                .map_err(|unknown| anyhow::anyhow!("--scopes: no scope {unknown:?}"))?;
+            if scopes.is_empty() {
+                anyhow::bail!("--scopes: give at least one scope");
+            }
+            blocking(config, move |conn| {
+                let (client, secret) = partners::models::new_client(name, &scopes, db::now());
+                partners::models::insert_client(conn, &client)?;
+                println!("client_id: {}", client.id);
+                println!("client_secret: {secret}");
+                println!("scopes: {}", client.scopes);
                 Ok(())
             })
         }

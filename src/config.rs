@@ -32,6 +32,9 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage partner API clients (OAuth 2 client credentials; Open311 API keys).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -83,6 +86,21 @@ pub enum UserCommand {
         /// Display name; defaults to the part of the email before `@`.
         #[arg(long)]
         display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a partner client and print its id and secret. The secret is shown this once
+    /// and stored only hashed.
+    Create {
+        /// The partner organisation's name, shown on what it publishes.
+        #[arg(long)]
+        name: String,
+        /// Scopes to grant: issues:read, issues:write, opportunities:write, pledges:read,
+        /// webhooks:manage, open311:submit.
+        #[arg(long, num_args = 1.., required = true)]
+        scopes: Vec<String>,
     },
 }
 
@@ -170,6 +188,22 @@ pub struct Settings {
           value_parser = clap::value_parser!(i32).range(1..=100), global = true)]
     pub max_photos_per_issue: i32,
 
+    /// The Open311 `jurisdiction_id` of this deployment (e.g. `council.example.gov.uk`).
+    /// When set, Open311 calls naming another jurisdiction get 404; when unset, any
+    /// `jurisdiction_id` is accepted and ignored.
+    #[arg(long, env = "CIVITAS_JURISDICTION_ID", global = true)]
+    pub jurisdiction_id: Option<String>,
+
+    /// The council's name, shown as the agency responsible for issues no community group
+    /// has adopted (Open311 `agency_responsible`).
+    #[arg(
+        long,
+        env = "CIVITAS_COUNCIL_NAME",
+        default_value = "The council",
+        global = true
+    )]
+    pub council_name: String,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "CIVITAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -222,6 +256,8 @@ pub struct Config {
     pub escalation_threshold: i32,
     pub object_store_url: Option<SecretString>,
     pub max_photos_per_issue: i32,
+    pub jurisdiction_id: Option<String>,
+    pub council_name: String,
     pub log_format: LogFormat,
 }
 
@@ -250,6 +286,17 @@ impl Settings {
                 return Err("CIVITAS_SMTP_URL: expected smtp://… or smtps://…".into());
             }
         }
+        if let Some(id) = &self.jurisdiction_id {
+            if id.len() > 200 || id.contains(char::is_whitespace) {
+                return Err(format!(
+                    "CIVITAS_JURISDICTION_ID: expected a short id without spaces, got {id:?}"
+                ));
+            }
+        }
+        let council_name = self.council_name.trim().to_owned();
+        if council_name.is_empty() || council_name.chars().count() > 200 {
+            return Err("CIVITAS_COUNCIL_NAME: expected 1 to 200 characters".into());
+        }
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!(
                 "CIVITAS_MAIL_FROM: not a mailbox: {:?}",
@@ -271,6 +318,8 @@ impl Settings {
                 .filter(|url| !url.is_empty())
                 .map(SecretString::from),
             max_photos_per_issue: self.max_photos_per_issue,
+            jurisdiction_id: self.jurisdiction_id.filter(|id| !id.is_empty()),
+            council_name,
             log_format: self.log_format,
         })
     }
@@ -291,6 +340,8 @@ impl Config {
             escalation_threshold: 25,
             object_store_url: None,
             max_photos_per_issue: 10,
+            jurisdiction_id: None,
+            council_name: "The council".into(),
             log_format: LogFormat::Text,
         }
     }

@@ -21,6 +21,7 @@ pub mod mail;
 pub mod openapi;
 pub mod opportunities;
 pub mod pagination;
+pub mod partners;
 pub mod photos;
 pub mod pledges;
 pub mod seed;

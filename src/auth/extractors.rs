@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use std::marker::PhantomData;
 
-use super::tokens::verify_access_token;
+use super::tokens::{PARTNER_TOKEN_TYP, token_typ, verify_access_token};
 use crate::db::{self, schema::accounts, schema::sessions};
 use crate::domain::Role;
 use crate::error::ApiError;
@@ -36,7 +36,7 @@ pub struct AuthUser {
     pub email_verified: bool,
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -60,7 +60,7 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_owned())
 }
 
-fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+pub(crate) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))
@@ -80,6 +80,12 @@ impl FromRequest for AuthUser {
         let req = req.clone();
         Box::pin(async move {
             let (token, state) = (token?, state?);
+            if token_typ(&token).as_deref() == Some(PARTNER_TOKEN_TYP) {
+                return Err(ApiError::forbidden(
+                    "citizens_only",
+                    "This route is for citizens' accounts; a partner client cannot use it.",
+                ));
+            }
             let app = state.clone();
             let user = db::read(&state.pool, move |conn| {
                 let claims = verify_access_token(&app.keys, conn, &app.config.public_url, &token)?;

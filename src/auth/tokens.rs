@@ -17,6 +17,11 @@ use crate::error::ApiError;
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 15 * 60;
 /// The `typ` header of a citizen's access token (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The `typ` header of a partner client's access token: distinct, so a partner token is
+/// never taken for a citizen's or the other way round.
+pub const PARTNER_TOKEN_TYP: &str = "partner+jwt";
+/// How long a partner client's access token lives, in seconds.
+pub const PARTNER_TOKEN_TTL_SECS: i64 = 15 * 60;
 /// The audience of every access token Civitas issues.
 pub const AUDIENCE: &str = "civitas-api";
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -38,6 +43,22 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
+/// What a partner client's access token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartnerClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The client id.
+    pub sub: String,
+    pub client_id: String,
+    /// The granted scopes, space-separated.
+    pub scope: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
 /// Signs an access token for a session with the newest key.
 pub fn issue_access_token(
     keys: &KeyStore,
@@ -47,7 +68,6 @@ pub fn issue_access_token(
     session_id: &str,
     role: &str,
 ) -> Result<String, ApiError> {
-    let (kid, key) = keys.signing_key(conn).map_err(ApiError::internal)?;
     let now = chrono::Utc::now().timestamp();
     let claims = AccessClaims {
         iss: issuer.to_owned(),
@@ -60,10 +80,49 @@ pub fn issue_access_token(
         exp: now + ACCESS_TOKEN_TTL_SECS,
         jti: uuid::Uuid::now_v7().to_string(),
     };
+    sign(keys, conn, ACCESS_TOKEN_TYP, &claims)
+}
+
+/// Signs an access token for a partner client with the newest key.
+pub fn issue_partner_token(
+    keys: &KeyStore,
+    conn: &mut DbConnection,
+    issuer: &str,
+    client_id: &str,
+    scope: &str,
+) -> Result<String, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = PartnerClaims {
+        iss: issuer.to_owned(),
+        aud: AUDIENCE.to_owned(),
+        sub: client_id.to_owned(),
+        client_id: client_id.to_owned(),
+        scope: scope.to_owned(),
+        iat: now,
+        nbf: now,
+        exp: now + PARTNER_TOKEN_TTL_SECS,
+        jti: uuid::Uuid::now_v7().to_string(),
+    };
+    sign(keys, conn, PARTNER_TOKEN_TYP, &claims)
+}
+
+fn sign<C: Serialize>(
+    keys: &KeyStore,
+    conn: &mut DbConnection,
+    typ: &str,
+    claims: &C,
+) -> Result<String, ApiError> {
+    let (kid, key) = keys.signing_key(conn).map_err(ApiError::internal)?;
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid);
-    header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-    jsonwebtoken::encode(&header, &claims, &key).map_err(ApiError::internal)
+    header.typ = Some(typ.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).map_err(ApiError::internal)
+}
+
+/// The `typ` header of a token, without checking anything else; `None` when the token
+/// cannot be decoded.
+pub fn token_typ(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok()?.typ
 }
 
 fn invalid_token() -> ApiError {
@@ -81,8 +140,28 @@ pub fn verify_access_token(
     issuer: &str,
     token: &str,
 ) -> Result<AccessClaims, ApiError> {
+    verify(keys, conn, issuer, token, ACCESS_TOKEN_TYP)
+}
+
+/// Verifies a partner client's access token, as [`verify_access_token`] does a citizen's.
+pub fn verify_partner_token(
+    keys: &KeyStore,
+    conn: &mut DbConnection,
+    issuer: &str,
+    token: &str,
+) -> Result<PartnerClaims, ApiError> {
+    verify(keys, conn, issuer, token, PARTNER_TOKEN_TYP)
+}
+
+fn verify<C: serde::de::DeserializeOwned>(
+    keys: &KeyStore,
+    conn: &mut DbConnection,
+    issuer: &str,
+    token: &str,
+    typ: &str,
+) -> Result<C, ApiError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token())?;
-    if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+    if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(typ) {
         return Err(invalid_token());
     }
     let kid = header.kid.ok_or_else(invalid_token)?;
@@ -98,7 +177,7 @@ pub fn verify_access_token(
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+    jsonwebtoken::decode::<C>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|_| invalid_token())
 }

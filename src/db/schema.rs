@@ -114,6 +114,22 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         adopted_by_group_id -> Nullable<Text>,
+        partner_client_id -> Nullable<Text>,
+        reporter_contact -> Nullable<Text>,
+        media_url -> Nullable<Text>,
+        open311_token -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    partner_clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        secret_rotated_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -290,3 +306,6 @@ diesel::table! {
         dispatched_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::joinable!(issues -> partner_clients (partner_client_id));
+diesel::allow_tables_to_appear_in_same_query!(issues, partner_clients);

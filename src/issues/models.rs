@@ -31,6 +31,14 @@ pub struct IssueRow {
     pub updated_at: NaiveDateTime,
     /// The community group that took the issue on, if any.
     pub adopted_by_group_id: Option<String>,
+    /// The partner client that made the report (Open311 or the REST API), if any.
+    pub partner_client_id: Option<String>,
+    /// Contact details an Open311 client sent for the reporter, as JSON; staff only.
+    pub reporter_contact: Option<String>,
+    /// A photo an Open311 client hosts elsewhere.
+    pub media_url: Option<String>,
+    /// The token an Open311 POST answered with.
+    pub open311_token: Option<String>,
 }
 
 /// One issue; `NotFound` (404) if there is none.

@@ -36,6 +36,14 @@ pub struct Citizen {
     pub session_id: String,
 }
 
+/// A partner client made with `civitas client create`.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: String,
+    /// The client secret, also its Open311 `api_key`.
+    pub secret: String,
+}
+
 /// Replaces the database name in a PostgreSQL URL.
 fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -229,6 +237,48 @@ impl TestApp {
                 .to_owned(),
             session_id: body["session_id"].as_str().expect("session_id").to_owned(),
         }
+    }
+
+    /// Creates a partner client with `scopes` through the command line.
+    pub fn partner(&self, name: &str, scopes: &[&str]) -> Partner {
+        let mut args = vec!["client", "create", "--name", name, "--scopes"];
+        args.extend_from_slice(scopes);
+        let output = self.cli(&args, None);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "client create: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let field = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(|value| value.trim().to_owned())
+                .unwrap_or_else(|| panic!("{name} in {stdout}"))
+        };
+        Partner {
+            id: field("client_id:"),
+            secret: field("client_secret:"),
+        }
+    }
+
+    /// An access token for a partner client (`POST /oauth/token`, all its scopes).
+    pub async fn partner_token(&self, partner: &Partner) -> String {
+        let response = self
+            .client
+            .post(self.api("/oauth/token"))
+            .basic_auth(&partner.id, Some(&partner.secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 200, "partner token");
+        let body: Value = response.json().await.expect("json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// Runs the `civitas` binary against this app's database and data directory.

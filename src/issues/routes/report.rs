@@ -130,6 +130,10 @@ pub async fn create_issue(
             created_at: now,
             updated_at: now,
             adopted_by_group_id: None,
+            partner_client_id: None,
+            reporter_contact: None,
+            media_url: None,
+            open311_token: None,
         };
         models::insert_issue(conn, &row)?;
         timeline::record(
