@@ -204,6 +204,67 @@ pub struct Settings {
     )]
     pub council_name: String,
 
+    /// How often the event dispatcher looks for new events when idle, in milliseconds.
+    #[arg(long, env = "CIVITAS_DISPATCH_INTERVAL_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(10..=60_000), global = true)]
+    pub dispatch_interval_ms: u64,
+
+    /// Allow webhook URLs with `http://` (default: https only). For local development.
+    #[arg(
+        long,
+        env = "CIVITAS_WEBHOOK_ALLOW_HTTP",
+        default_value_t = false,
+        global = true
+    )]
+    pub webhook_allow_http: bool,
+
+    /// Allow webhook URLs that resolve to loopback, private, link-local or other internal
+    /// addresses (default: refused, at registration and at every delivery). For local
+    /// development and tests only.
+    #[arg(
+        long,
+        env = "CIVITAS_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        global = true
+    )]
+    pub webhook_allow_private: bool,
+
+    /// The pauses between webhook delivery attempts, comma-separated (`500ms`, `5s`,
+    /// `5m`, `2h`); a delivery fails for good after the last. The default spreads eight
+    /// attempts over about a day; each pause gets up to 10% jitter.
+    #[arg(
+        long,
+        env = "CIVITAS_WEBHOOK_RETRY_DELAYS",
+        default_value = "5s,5m,30m,2h,5h,10h,10h",
+        global = true
+    )]
+    pub webhook_retry_delays: String,
+
+    /// Push provider: unset logs each push (the default); an `https://` URL relays each
+    /// push as JSON to that gateway (FCM, APNs or Web Push bridge of your own).
+    #[arg(
+        long,
+        env = "CIVITAS_PUSH_RELAY_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub push_relay_url: Option<String>,
+
+    /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+    /// `https://app.council.example`; `*` allows any origin. Default: none.
+    #[arg(long, env = "CIVITAS_CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+
+    /// A bearer token `/metrics` requires; unset, `/metrics` is open (keep it on an
+    /// internal network then).
+    #[arg(
+        long,
+        env = "CIVITAS_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "CIVITAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -258,6 +319,14 @@ pub struct Config {
     pub max_photos_per_issue: i32,
     pub jurisdiction_id: Option<String>,
     pub council_name: String,
+    pub dispatch_interval: Duration,
+    pub webhook_allow_http: bool,
+    pub webhook_allow_private: bool,
+    pub webhook_retry_delays: Vec<Duration>,
+    pub push_relay_url: Option<String>,
+    /// Browser origins allowed by CORS; `["*"]` for any.
+    pub cors_origins: Vec<String>,
+    pub metrics_token: Option<SecretString>,
     pub log_format: LogFormat,
 }
 
@@ -297,6 +366,15 @@ impl Settings {
         if council_name.is_empty() || council_name.chars().count() > 200 {
             return Err("CIVITAS_COUNCIL_NAME: expected 1 to 200 characters".into());
         }
+        let webhook_retry_delays = parse_delays(&self.webhook_retry_delays)
+            .map_err(|e| format!("CIVITAS_WEBHOOK_RETRY_DELAYS: {e}"))?;
+        if let Some(url) = self.push_relay_url.as_deref().filter(|u| !u.is_empty()) {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err("CIVITAS_PUSH_RELAY_URL: expected an http(s):// URL".into());
+            }
+        }
+        let cors_origins =
+            parse_origins(&self.cors_origins).map_err(|e| format!("CIVITAS_CORS_ORIGINS: {e}"))?;
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!(
                 "CIVITAS_MAIL_FROM: not a mailbox: {:?}",
@@ -320,6 +398,16 @@ impl Settings {
             max_photos_per_issue: self.max_photos_per_issue,
             jurisdiction_id: self.jurisdiction_id.filter(|id| !id.is_empty()),
             council_name,
+            dispatch_interval: Duration::from_millis(self.dispatch_interval_ms),
+            webhook_allow_http: self.webhook_allow_http,
+            webhook_allow_private: self.webhook_allow_private,
+            webhook_retry_delays,
+            push_relay_url: self.push_relay_url.filter(|u| !u.is_empty()),
+            cors_origins,
+            metrics_token: self
+                .metrics_token
+                .filter(|token| !token.is_empty())
+                .map(SecretString::from),
             log_format: self.log_format,
         })
     }
@@ -342,9 +430,66 @@ impl Config {
             max_photos_per_issue: 10,
             jurisdiction_id: None,
             council_name: "The council".into(),
+            dispatch_interval: Duration::from_millis(50),
+            webhook_allow_http: false,
+            webhook_allow_private: false,
+            webhook_retry_delays: [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+                .map(Duration::from_secs)
+                .to_vec(),
+            push_relay_url: None,
+            cors_origins: Vec::new(),
+            metrics_token: None,
             log_format: LogFormat::Text,
         }
     }
+}
+
+/// Parses a comma-separated list of origins (`https://app.example`, `*`).
+pub fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let valid = origin == "*"
+            || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin
+                    .trim_end_matches('/')
+                    .contains(|c: char| c.is_whitespace())
+                && origin.matches('/').count() == 2);
+        if !valid {
+            return Err(format!(
+                "expected origins such as https://app.example, got {origin:?}"
+            ));
+        }
+        origins.push(origin.trim_end_matches('/').to_owned());
+    }
+    Ok(origins)
+}
+
+/// Parses `500ms,5s,5m,2h`: 1 to 20 pauses, each at most a day.
+pub fn parse_delays(raw: &str) -> Result<Vec<Duration>, String> {
+    let mut delays = Vec::new();
+    for part in raw.split(',').map(str::trim) {
+        let (number, unit) = part
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or((part, ""), |at| part.split_at(at));
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("expected pauses such as 5s,5m,2h, got {part:?}"))?;
+        let delay = match unit {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            _ => return Err(format!("unknown unit in {part:?}: use ms, s, m or h")),
+        };
+        if delay > Duration::from_secs(86_400) {
+            return Err(format!("{part:?} is longer than a day"));
+        }
+        delays.push(delay);
+    }
+    if delays.is_empty() || delays.len() > 20 {
+        return Err("give 1 to 20 pauses".into());
+    }
+    Ok(delays)
 }
 
 #[cfg(test)]
@@ -361,6 +506,22 @@ mod tests {
             DatabaseUrl::parse("sqlite:///var/lib/civitas.db"),
             Ok(DatabaseUrl::Sqlite(path)) if path == std::path::Path::new("/var/lib/civitas.db")
         ));
+    }
+
+    #[test]
+    fn retry_delays_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(
+            parse_delays("500ms, 5s,5m,2h").unwrap(),
+            vec![
+                Duration::from_millis(500),
+                Duration::from_secs(5),
+                Duration::from_secs(300),
+                Duration::from_secs(7200)
+            ]
+        );
+        assert!(parse_delays("").is_err());
+        assert!(parse_delays("5x").is_err());
+        assert!(parse_delays("25h").is_err());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! it cannot list a route that is not served or miss one that is.
 
 use actix_web::App;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,7 +13,10 @@ use crate::error::{
     BadRequest, Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge, ProblemDetails,
     ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use crate::{accounts, auth, categories, groups, health, issues, opportunities, photos, pledges};
+use crate::{
+    accounts, auth, categories, groups, health, issues, metrics, notifications, open311,
+    opportunities, partners, photos, pledges, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +33,7 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
     ),
     modifiers(&BearerAuth),
     components(
-        schemas(ProblemDetails, FieldError),
+        schemas(ProblemDetails, FieldError, open311::views::ErrorItem),
         responses(
             BadRequest,
             Unauthorized,
@@ -39,7 +44,8 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
             UnsupportedMediaType,
             ValidationFailed,
             TooManyRequests,
-            ServiceUnavailable
+            ServiceUnavailable,
+            open311::routes::Open311Errors
         )
     ),
     tags(
@@ -51,7 +57,11 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
         (name = "Opportunities", description = "Calls for volunteers by groups."),
         (name = "Pledges", description = "Time, skills, materials or money pledged to opportunities and issues; participation records."),
         (name = "Photos", description = "Photos of issues, re-encoded without metadata."),
-        (name = "Operations", description = "Health probes."),
+        (name = "Partners", description = "Partner clients (charities, the council's systems): OAuth 2 client credentials with scopes, managed by admins."),
+        (name = "Webhooks", description = "Partners' webhook subscriptions: signed deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`) of the events a partner may see, retried with back-off, and their delivery log. Needs the `webhooks:manage` scope."),
+        (name = "Notifications", description = "The caller's in-app notification feed and push devices. What a citizen hears about is set by `notification_preferences` on `/me`."),
+        (name = "Operations", description = "Health probes and Prometheus metrics."),
+        (name = "Open311", description = "Open311 GeoReport v2 under `/open311/v2`, in XML or JSON: services are the active categories, service requests are issues. Submitting needs an `api_key`: a partner client secret with the `open311:submit` scope. Errors are lists of `{code, description}` in the requested format."),
     )
 )]
 pub struct ApiDoc;
@@ -69,10 +79,23 @@ impl Modify for BearerAuth {
                 .into(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let scopes = Scopes::from_iter(
+            crate::partners::Scope::ALL
+                .into_iter()
+                .map(|scope| (scope.as_str(), scope.description())),
+        );
+        let flow = ClientCredentials::new("/api/v1/oauth/token", scopes);
+        let oauth = OAuth2::with_description(
+            [Flow::ClientCredentials(flow)],
+            "Partner clients (charities, the council's systems): an access token from \
+             `POST /api/v1/oauth/token` with the client credentials an admin issued.",
+        );
+        components.add_security_scheme("partner", SecurityScheme::OAuth2(oauth));
     }
 }
 
-/// Every documented route: the API under `/api/v1`, plus probes and the JWKS at the root.
+/// Every documented route: the API under `/api/v1`, Open311 under `/open311/v2`, plus
+/// probes and the JWKS at the root.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(
         utoipa_actix_web::scope("/api/v1")
@@ -82,11 +105,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(opportunities::routes::configure)
             .configure(pledges::routes::configure)
             .configure(issues::routes::configure)
-            .configure(photos::routes::configure),
+            .configure(photos::routes::configure)
+            .configure(partners::routes::configure)
+            .configure(notifications::routes::configure)
+            .configure(webhooks::routes::configure),
     )
+    .service(utoipa_actix_web::scope("/open311/v2").configure(open311::routes::configure))
     .service(auth::routes::get_jwks)
     .service(health::get_liveness)
-    .service(health::get_readiness);
+    .service(health::get_readiness)
+    .service(metrics::get_metrics);
 }
 
 /// The OpenAPI document.

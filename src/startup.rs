@@ -1,7 +1,9 @@
 //! Builds the application (shared by `main` and the tests), binds, serves, shuts down.
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::TcpListener;
 use utoipa_actix_web::AppExt;
@@ -13,6 +15,8 @@ use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::error::{self, ApiError};
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use crate::notifications::push::Push;
 use crate::photos::Photos;
 use crate::{openapi, telemetry};
 
@@ -29,6 +33,53 @@ pub struct AppState {
     pub passwords: Passwords,
     pub mailer: Mailer,
     pub photos: Photos,
+    /// Push delivery: the log provider, or the HTTP relay when `push_relay_url` is set.
+    pub push: Push,
+    pub metrics: Metrics,
+}
+
+/// CORS for browser clients: only the configured origins (none by default), any method
+/// the API uses, the headers clients send, and the headers they may read.
+fn cors(config: &Config) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600);
+    for origin in &config.cors_origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
+/// Headers every answer carries: no MIME sniffing, no referrer leaks, and HSTS when the
+/// public URL is https.
+fn security_headers(config: &Config) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"));
+    if config.public_url.starts_with("https://") {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// A bound, not yet running server.
@@ -55,6 +106,8 @@ pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
     let passwords = Passwords::new()?;
     let mailer = Mailer::from_config(&config)?;
     let photos = Photos::from_config(&config)?;
+    let push = Push::from_config(&config)?;
+    let metrics = Metrics::new()?;
     Ok(AppState {
         config,
         pool,
@@ -62,6 +115,8 @@ pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
         passwords,
         mailer,
         photos,
+        push,
+        metrics,
     })
 }
 
@@ -104,11 +159,17 @@ impl Application {
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("There is no such route."))
                 }))
+                .wrap(Compress::default())
+                .wrap(cors(&app_state.config))
+                .wrap(security_headers(&app_state.config))
+                .wrap(app_state.metrics.http.clone())
                 .wrap(from_fn(telemetry::request_context))
         })
         .listen(listener)?
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .run();
+        actix_web::rt::spawn(crate::events::dispatcher::run(state.clone()));
+        actix_web::rt::spawn(crate::webhooks::sender::run(state.clone()));
         tracing::info!(%address, "listening");
         Ok(Self {
             server,

@@ -27,6 +27,9 @@ pub struct Account {
     pub email_verified_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Which kinds of notification the citizen wants, as stored (JSON); read it with
+    /// `notifications::preferences::Preferences::from_stored`.
+    pub notification_preferences: String,
 }
 
 #[derive(Debug, Insertable)]

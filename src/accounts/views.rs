@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::models::{Account, Session};
 use crate::db::utc;
 use crate::domain::Role;
+use crate::notifications::preferences::{NotificationPreferencesPatch, Preferences};
 
 /// A new account. A `role` (or any other unknown field) is refused: roles are granted.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -104,6 +105,10 @@ pub struct ChangePasswordRequest {
 pub struct UpdateMeRequest {
     #[schema(example = "Ada L.", min_length = 1, max_length = 50)]
     pub display_name: Option<String>,
+    /// Kinds of notification to switch on (`true`) or off (`false`); kinds left out stay
+    /// as they are, unknown kinds are refused.
+    #[schema(value_type = Option<NotificationPreferencesPatch>, example = json!({"comments": false}))]
+    pub notification_preferences: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The caller's own profile.
@@ -114,6 +119,8 @@ pub struct MeView {
     pub display_name: String,
     pub role: Role,
     pub email_verified: bool,
+    /// Which kinds of notification the caller gets (all on until switched off).
+    pub notification_preferences: Preferences,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -121,6 +128,7 @@ pub struct MeView {
 impl From<Account> for MeView {
     fn from(account: Account) -> Self {
         Self {
+            notification_preferences: Preferences::from_stored(&account.notification_preferences),
             id: account.id,
             email: account.email,
             display_name: account.display_name,

@@ -10,6 +10,7 @@ diesel::table! {
         email_verified_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        notification_preferences -> Text,
     }
 }
 
@@ -162,6 +163,7 @@ diesel::table! {
         data -> Nullable<Text>,
         deleted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        actor_client_id -> Nullable<Text>,
     }
 }
 
@@ -249,6 +251,7 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        partner_client_id -> Nullable<Text>,
     }
 }
 
@@ -309,3 +312,77 @@ diesel::table! {
 
 diesel::joinable!(issues -> partner_clients (partner_client_id));
 diesel::allow_tables_to_appear_in_same_query!(issues, partner_clients);
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        client_id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        description -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        subscription_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_latency_ms -> Nullable<Integer>,
+        last_attempt_at -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        account_id -> Text,
+        event_id -> Text,
+        kind -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        title -> Text,
+        body -> Nullable<Text>,
+        data -> Text,
+        read_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    push_devices (token) {
+        token -> Text,
+        account_id -> Text,
+        platform -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_subscriptions -> partner_clients (client_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(notifications -> accounts (account_id));
+diesel::joinable!(push_devices -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    webhook_subscriptions,
+    webhook_deliveries,
+    partner_clients
+);
+diesel::allow_tables_to_appear_in_same_query!(notifications, accounts);
+diesel::allow_tables_to_appear_in_same_query!(push_devices, accounts);

@@ -37,14 +37,35 @@ impl EventKind {
             Self::Pledged => "pledged",
         }
     }
+
+    /// The domain event (webhooks, notifications) an entry of this kind raises.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::Reported => "issue.reported",
+            Self::Comment => "issue.commented",
+            Self::StatusChanged => "issue.status_changed",
+            Self::Edited => "issue.edited",
+            Self::PhotoAdded => "issue.photo_added",
+            Self::MarkedDuplicate => "issue.marked_duplicate",
+            Self::DuplicateMerged => "issue.duplicate_merged",
+            Self::Adopted => "issue.adopted",
+            Self::AdoptionReleased => "issue.adoption_released",
+            Self::Pledged => "issue.pledged",
+        }
+    }
 }
 
-/// Who did it: an account (with the role it acted in), or Civitas itself.
+/// Who did it: an account (with the role it acted in), a partner client, or Civitas
+/// itself.
 #[derive(Debug, Clone)]
 pub enum Actor {
     Account { id: String, role: String },
+    Partner { client_id: String },
     System,
 }
+
+/// The `actor_role` of events done by a partner client.
+pub const PARTNER_ROLE: &str = "partner";
 
 /// An event to append to an issue's timeline.
 #[derive(Debug, Clone)]
@@ -72,10 +93,13 @@ pub struct EventRow {
     pub data: Option<String>,
     pub deleted_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The partner client that did it, for events done by a partner.
+    pub actor_client_id: Option<String>,
 }
 
-/// Appends an event to an issue's timeline; returns the event id. Call it inside the
-/// transaction that makes the change, so the history never disagrees with the state.
+/// Appends an event to an issue's timeline and raises the matching domain event in the
+/// outbox; returns the entry's id. Call it inside the transaction that makes the change,
+/// so the history never disagrees with the state and no event describes a rollback.
 pub fn record(
     conn: &mut DbConnection,
     issue_id: &str,
@@ -83,9 +107,10 @@ pub fn record(
     now: NaiveDateTime,
 ) -> QueryResult<String> {
     let id = uuid::Uuid::now_v7().to_string();
-    let (actor_id, actor_role) = match &event.actor {
-        Actor::Account { id, role } => (Some(id.as_str()), role.as_str()),
-        Actor::System => (None, "system"),
+    let (actor_id, actor_client_id, actor_role) = match &event.actor {
+        Actor::Account { id, role } => (Some(id.as_str()), None, role.as_str()),
+        Actor::Partner { client_id } => (None, Some(client_id.as_str()), PARTNER_ROLE),
+        Actor::System => (None, None, "system"),
     };
     diesel::insert_into(issue_events::table)
         .values((
@@ -93,6 +118,7 @@ pub fn record(
             issue_events::issue_id.eq(issue_id),
             issue_events::kind.eq(event.kind.as_str()),
             issue_events::actor_id.eq(actor_id),
+            issue_events::actor_client_id.eq(actor_client_id),
             issue_events::actor_role.eq(actor_role),
             issue_events::from_status.eq(event.from_status),
             issue_events::to_status.eq(event.to_status),
@@ -101,5 +127,19 @@ pub fn record(
             issue_events::created_at.eq(now),
         ))
         .execute(conn)?;
+    crate::db::outbox::record(
+        conn,
+        event.kind.event_type(),
+        ("issue", issue_id),
+        serde_json::json!({
+            "timeline_entry_id": id,
+            "actor_id": actor_id,
+            "actor_client_id": actor_client_id,
+            "actor_role": actor_role,
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+        }),
+        now,
+    )?;
     Ok(id)
 }

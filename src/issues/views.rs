@@ -146,6 +146,14 @@ pub struct GroupRef {
     pub name: String,
 }
 
+/// The partner client (a charity, the council's systems) that made a report for a
+/// resident, through Open311 or the REST API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerRef {
+    pub id: String,
+    pub name: String,
+}
+
 /// An issue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueView {
@@ -163,6 +171,8 @@ pub struct IssueView {
     pub anonymous: bool,
     /// The reporter; `null` to the public (and other citizens) on anonymous reports.
     pub reporter: Option<PersonRef>,
+    /// The partner that made the report for a resident; `null` for residents' own reports.
+    pub reported_via: Option<PartnerRef>,
     /// For `duplicate` issues: the canonical one.
     pub duplicate_of: Option<String>,
     /// The community group that took the issue on; `null` when none has.
@@ -197,6 +207,7 @@ impl IssueView {
             status: Status::parse(&row.status).unwrap_or(Status::Reported),
             anonymous: row.anonymous,
             reporter,
+            reported_via: None,
             duplicate_of: row.duplicate_of,
             adopted_by: None,
             support_count: row.support_count,
@@ -223,6 +234,12 @@ pub struct IssueDetail {
     pub followed_by_me: Option<bool>,
     /// The statuses the caller may move it to now (see the lifecycle table).
     pub allowed_transitions: Vec<Status>,
+    /// Staff only, and only on reports made through Open311 with contact details: what
+    /// the client sent about the resident (`email`, `first_name`, `last_name`, `phone`,
+    /// `device_id`, `account_id`). Absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub reporter_contact: Option<serde_json::Value>,
 }
 
 /// The answer to a report: the new issue, and open issues close by in the same category
@@ -252,11 +269,13 @@ pub struct FollowState {
 /// Who did something on the timeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineActor {
-    /// The account, when it may be shown (not for anonymous reporters, staff or Civitas).
+    /// The account (or partner client), when it may be shown (not for anonymous
+    /// reporters, staff or Civitas).
     pub id: Option<String>,
     /// A display name, `anonymous`, a staff role title, or `Civitas` for automatic changes.
     pub display_name: String,
-    /// `citizen`, `moderator`, `officer`, `admin` or `system`.
+    /// `citizen`, `moderator`, `officer`, `admin`, `partner` (a partner client, with its
+    /// id and name) or `system`.
     pub role: String,
 }
 

@@ -43,6 +43,8 @@ pub struct OpportunityRow {
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The partner client that published it, for partners' own calls for volunteers.
+    pub partner_client_id: Option<String>,
 }
 
 pub fn insert_opportunity(conn: &mut DbConnection, row: &OpportunityRow) -> QueryResult<()> {

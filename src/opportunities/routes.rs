@@ -16,6 +16,7 @@ use crate::domain::{Address, Coordinates, Description, Title, tag_key};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::issues::models::Circle;
 use crate::pagination::{Page, PageQuery};
+use crate::partners::{Caller, PartnerClient, Scope};
 use crate::pledges::models as pledge_models;
 use crate::startup::AppState;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -23,6 +24,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Registers the opportunity routes (under `/api/v1`).
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_opportunity)
+        .service(create_partner_opportunity)
         .service(list_opportunities)
         .service(get_opportunity)
         .service(update_opportunity);
@@ -100,21 +102,34 @@ fn naive(time: DateTime<Utc>) -> NaiveDateTime {
     time.naive_utc().trunc_subsecs(6)
 }
 
-/// The opportunity if `user` may see it: published ones to anyone, others to the
-/// organisers of the owning group; everyone else gets 404.
+/// Whether `caller` runs the opportunity: an organiser of its group, or the partner
+/// client that published it.
+pub(crate) fn manages(
+    conn: &mut DbConnection,
+    row: &OpportunityRow,
+    caller: Option<&Caller>,
+) -> ApiResult<bool> {
+    Ok(match (caller, &row.group_id) {
+        (Some(Caller::Citizen(user)), Some(group)) => {
+            crate::groups::models::is_organiser(conn, group, &user.account_id)?
+        }
+        (Some(Caller::Partner(client)), _) => {
+            row.partner_client_id.as_deref() == Some(client.id.as_str())
+        }
+        _ => false,
+    })
+}
+
+/// The opportunity if `caller` may see it: published ones to anyone, others to those who
+/// run it; everyone else gets 404.
 fn visible(
     conn: &mut DbConnection,
     id: &str,
-    user: Option<&AuthUser>,
+    caller: Option<&Caller>,
 ) -> ApiResult<(OpportunityRow, bool)> {
     let missing = || ApiError::not_found("No such opportunity.");
     let row = models::find_opportunity(conn, id).map_err(|_| missing())?;
-    let organiser = match (user, &row.group_id) {
-        (Some(user), Some(group)) => {
-            crate::groups::models::is_organiser(conn, group, &user.account_id)?
-        }
-        _ => false,
-    };
+    let organiser = manages(conn, &row, caller)?;
     if row.status != PUBLISHED && row.status != COMPLETED && !organiser {
         return Err(missing());
     }
@@ -146,8 +161,62 @@ pub async fn create_opportunity(
     group_id: web::Path<String>,
     body: web::Json<CreateOpportunityRequest>,
 ) -> ApiResult<HttpResponse> {
-    let group_id = group_id.into_inner();
-    let body = body.into_inner();
+    let publisher = Publisher::Group {
+        group_id: group_id.into_inner(),
+        account_id: user.account_id,
+    };
+    publish(&state, publisher, body.into_inner()).await
+}
+
+/// Call for volunteers as a partner organisation (a charity, the council's volunteering
+/// service), with the `opportunities:write` scope. The opportunity belongs to no group;
+/// the partner manages it with `PATCH /opportunities/{id}` and, with `pledges:read`,
+/// reads its pledges.
+#[utoipa::path(
+    tag = "Opportunities",
+    security(("partner" = ["opportunities:write"])),
+    request_body = CreateOpportunityRequest,
+    responses(
+        (status = 201, description = "Created", body = OpportunityView,
+         headers(("Location" = String, description = "The new opportunity"))),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    )
+)]
+#[post("/opportunities")]
+pub async fn create_partner_opportunity(
+    state: web::Data<AppState>,
+    client: PartnerClient,
+    body: web::Json<CreateOpportunityRequest>,
+) -> ApiResult<HttpResponse> {
+    client.require(Scope::OpportunitiesWrite)?;
+    let publisher = Publisher::Partner {
+        client_id: client.id,
+    };
+    publish(&state, publisher, body.into_inner()).await
+}
+
+/// Who calls for volunteers.
+enum Publisher {
+    /// An organiser of a group, for the group.
+    Group {
+        group_id: String,
+        account_id: String,
+    },
+    /// A partner client, as itself.
+    Partner { client_id: String },
+}
+
+/// Validates and stores a new opportunity; answers 201 with it.
+async fn publish(
+    state: &web::Data<AppState>,
+    publisher: Publisher,
+    body: CreateOpportunityRequest,
+) -> ApiResult<HttpResponse> {
     let mut errors = FieldErrors::new();
     let title = errors.check(Title::parse("title", &body.title));
     let description = errors.check(Description::parse("description", &body.description));
@@ -197,17 +266,32 @@ pub async fn create_opportunity(
         return Err(ApiError::validation(errors));
     }
     let view = db::write(&state.pool, move |conn| {
-        if diesel::OptionalExtension::optional(crate::groups::models::find_group(conn, &group_id))?
-            .is_none()
+        if let Publisher::Group {
+            group_id,
+            account_id,
+        } = &publisher
         {
-            return Err(ApiError::not_found("No such group."));
+            if diesel::OptionalExtension::optional(crate::groups::models::find_group(
+                conn, group_id,
+            ))?
+            .is_none()
+            {
+                return Err(ApiError::not_found("No such group."));
+            }
+            if !crate::groups::models::is_organiser(conn, group_id, account_id)? {
+                return Err(ApiError::forbidden(
+                    "not_organiser",
+                    "Only the group's organisers may call for volunteers.",
+                ));
+            }
         }
-        if !crate::groups::models::is_organiser(conn, &group_id, &user.account_id)? {
-            return Err(ApiError::forbidden(
-                "not_organiser",
-                "Only the group's organisers may call for volunteers.",
-            ));
-        }
+        let (group_id, created_by, partner_client_id) = match publisher {
+            Publisher::Group {
+                group_id,
+                account_id,
+            } => (Some(group_id), Some(account_id), None),
+            Publisher::Partner { client_id } => (None, None, Some(client_id)),
+        };
         if let Some(issue) = &body.issue_id {
             crate::issues::models::find_issue(conn, issue).map_err(|_| {
                 ApiError::invalid_field("issue_id", "unknown_issue", "No such issue.")
@@ -216,7 +300,7 @@ pub async fn create_opportunity(
         let now = db::now();
         let row = OpportunityRow {
             id: uuid::Uuid::now_v7().to_string(),
-            group_id: Some(group_id),
+            group_id,
             issue_id: body.issue_id,
             title: title.into_inner(),
             description: description.into_inner(),
@@ -235,11 +319,15 @@ pub async fn create_opportunity(
             min_age: body.min_age,
             auto_confirm: body.auto_confirm,
             status: body.status,
-            created_by: Some(user.account_id),
+            created_by,
             created_at: now,
             updated_at: now,
+            partner_client_id,
         };
         models::insert_opportunity(conn, &row)?;
+        if row.status == PUBLISHED {
+            raise(conn, "opportunity.published", &row, now)?;
+        }
         Ok(OpportunityView::from(row))
     })
     .await?;
@@ -360,18 +448,20 @@ pub async fn get_opportunity(
             &pledge_models::Target::Opportunity(id.clone()),
             db::now(),
         )?;
-        let (row, _) = visible(conn, &id, user.as_ref())?;
+        let caller = user.map(Caller::Citizen);
+        let (row, _) = visible(conn, &id, caller.as_ref())?;
         Ok(OpportunityView::from(row))
     })
     .await?;
     Ok(web::Json(view))
 }
 
-/// Change an opportunity (the group's organisers). Cancelling withdraws every pledge;
-/// raising the capacity promotes the waitlist.
+/// Change an opportunity (the group's organisers, or the partner that published it, with
+/// `opportunities:write`). Cancelling withdraws every pledge; raising the capacity
+/// promotes the waitlist.
 #[utoipa::path(
     tag = "Opportunities",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("partner" = ["opportunities:write"])),
     params(("id" = String, Path, description = "Opportunity id")),
     request_body = UpdateOpportunityRequest,
     responses(
@@ -389,18 +479,25 @@ pub async fn get_opportunity(
 #[patch("/opportunities/{id}")]
 pub async fn update_opportunity(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<String>,
     body: web::Json<UpdateOpportunityRequest>,
 ) -> ApiResult<web::Json<OpportunityView>> {
     let id = id.into_inner();
     let body = body.into_inner();
     let view = db::write(&state.pool, move |conn| {
-        let (mut row, organiser) = visible(conn, &id, Some(&user))?;
+        if let Caller::Partner(client) = &caller {
+            client.require(Scope::OpportunitiesWrite)?;
+        }
+        let actor_id = match &caller {
+            Caller::Citizen(user) => Some(user.account_id.clone()),
+            Caller::Partner(_) => None,
+        };
+        let (mut row, organiser) = visible(conn, &id, Some(&caller))?;
         if !organiser {
             return Err(ApiError::forbidden(
                 "not_organiser",
-                "Only the group's organisers may change it.",
+                "Only the group's organisers (or the partner that published it) may change it.",
             ));
         }
         if row.status == CANCELLED || row.status == COMPLETED {
@@ -477,10 +574,21 @@ pub async fn update_opportunity(
         }
         let now = db::now();
         row.updated_at = now;
+        let event = match moving_to.as_deref() {
+            Some(PUBLISHED) => Some("opportunity.published"),
+            Some(COMPLETED) => Some("opportunity.completed"),
+            // Cancellation raises its own event below, with the pledgers it withdrew.
+            Some(_) => None,
+            None if row.status == PUBLISHED => Some("opportunity.updated"),
+            None => None,
+        };
         if let Some(to) = moving_to {
             row.status = to;
         }
         models::save_opportunity(conn, &row)?;
+        if let Some(event) = event {
+            raise(conn, event, &row, now)?;
+        }
         if row.status == CANCELLED {
             let pledges = pledge_models::live_pledges_to(conn, &row.id)?;
             for pledge in &pledges {
@@ -496,7 +604,11 @@ pub async fn update_opportunity(
                 conn,
                 "opportunity.cancelled",
                 ("opportunity", &row.id),
-                serde_json::json!({ "title": row.title, "withdrawn_pledgers": pledgers }),
+                serde_json::json!({
+                    "title": row.title,
+                    "withdrawn_pledgers": pledgers,
+                    "actor_id": actor_id,
+                }),
                 now,
             )?;
         } else {
@@ -508,4 +620,20 @@ pub async fn update_opportunity(
     })
     .await?;
     Ok(web::Json(view))
+}
+
+/// Raises an opportunity event in the outbox, in the caller's transaction.
+fn raise(
+    conn: &mut crate::db::DbConnection,
+    event_type: &str,
+    row: &OpportunityRow,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    crate::db::outbox::record(
+        conn,
+        event_type,
+        ("opportunity", &row.id),
+        serde_json::json!({ "title": row.title, "partner_client_id": row.partner_client_id }),
+        now,
+    )
 }

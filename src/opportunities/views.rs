@@ -104,7 +104,10 @@ pub struct ListOpportunitiesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpportunityView {
     pub id: String,
+    /// The group calling for volunteers; `null` for a partner's own call.
     pub group_id: Option<String>,
+    /// The partner client (a charity, the council) that published it, if a partner did.
+    pub partner_id: Option<String>,
     pub issue_id: Option<String>,
     pub title: String,
     pub description: String,
@@ -153,6 +156,7 @@ impl From<OpportunityRow> for OpportunityView {
                 .collect(),
             id: row.id,
             group_id: row.group_id,
+            partner_id: row.partner_client_id,
             issue_id: row.issue_id,
             title: row.title,
             description: row.description,

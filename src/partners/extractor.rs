@@ -6,8 +6,9 @@ use futures_util::future::LocalBoxFuture;
 
 use super::Scope;
 use super::models::find_client;
+use crate::auth::AuthUser;
 use crate::auth::extractors::{app_state, bearer_token};
-use crate::auth::tokens::{ACCESS_TOKEN_TYP, token_typ, verify_partner_token};
+use crate::auth::tokens::{ACCESS_TOKEN_TYP, PARTNER_TOKEN_TYP, token_typ, verify_partner_token};
 use crate::db;
 use crate::error::ApiError;
 
@@ -83,5 +84,32 @@ impl FromRequest for PartnerClient {
             req.extensions_mut().insert(client.clone());
             Ok(client)
         })
+    }
+}
+
+/// Who makes a request that both residents and partners may make: a signed-in account,
+/// or a partner client (told apart by the token's `typ`).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Citizen(AuthUser),
+    Partner(PartnerClient),
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_partner = bearer_token(req)
+            .ok()
+            .and_then(|token| token_typ(&token))
+            .is_some_and(|typ| typ == PARTNER_TOKEN_TYP);
+        if is_partner {
+            let client = PartnerClient::from_request(req, payload);
+            Box::pin(async move { Ok(Self::Partner(client.await?)) })
+        } else {
+            let user = AuthUser::from_request(req, payload);
+            Box::pin(async move { Ok(Self::Citizen(user.await?)) })
+        }
     }
 }

@@ -10,7 +10,7 @@ pub mod views;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use extractor::PartnerClient;
+pub use extractor::{Caller, PartnerClient};
 
 /// What a partner client may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -53,6 +53,18 @@ impl Scope {
             Self::PledgesRead => "pledges:read",
             Self::WebhooksManage => "webhooks:manage",
             Self::Open311Submit => "open311:submit",
+        }
+    }
+
+    /// What the scope allows, for the documentation.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::IssuesRead => "Read issues",
+            Self::IssuesWrite => "Report issues for residents, with the partner recorded",
+            Self::OpportunitiesWrite => "Publish calls for volunteers as the partner",
+            Self::PledgesRead => "Read pledges to the partner's own opportunities",
+            Self::WebhooksManage => "Manage webhook subscriptions",
+            Self::Open311Submit => "Submit Open311 service requests (the secret is the api_key)",
         }
     }
 

@@ -105,17 +105,7 @@ pub async fn upload_photo(
 
     // Store and commit in a task of its own, so a client hanging up half-way cannot
     // leave objects without a row.
-    let row = PhotoRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        issue_id,
-        uploader_id: Some(user.account_id),
-        width: dimension(processed.full.width)?,
-        height: dimension(processed.full.height)?,
-        byte_size: i64::try_from(processed.full.jpeg.len()).map_err(ApiError::internal)?,
-        thumb_width: dimension(processed.thumb.width)?,
-        thumb_height: dimension(processed.thumb.height)?,
-        created_at: db::now(),
-    };
+    let row = new_photo_row(issue_id, Some(user.account_id), &processed)?;
     let task_state = state.clone();
     let row = actix_web::rt::spawn(store_and_commit(task_state, row, processed, user.role))
         .await
@@ -127,9 +117,29 @@ pub async fn upload_photo(
         .json(view))
 }
 
+/// The row of a freshly processed photo of `issue_id`, uploaded by `uploader_id` (`None`
+/// for a partner's upload, made by no account).
+pub(crate) fn new_photo_row(
+    issue_id: String,
+    uploader_id: Option<String>,
+    processed: &Processed,
+) -> ApiResult<PhotoRow> {
+    Ok(PhotoRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        issue_id,
+        uploader_id,
+        width: dimension(processed.full.width)?,
+        height: dimension(processed.full.height)?,
+        byte_size: i64::try_from(processed.full.jpeg.len()).map_err(ApiError::internal)?,
+        thumb_width: dimension(processed.thumb.width)?,
+        thumb_height: dimension(processed.thumb.height)?,
+        created_at: db::now(),
+    })
+}
+
 /// Writes both renditions, then the row; removes the objects again if the row is not
-/// committed.
-async fn store_and_commit(
+/// committed. `role` is the uploader's, for the timeline (unused without an uploader).
+pub(crate) async fn store_and_commit(
     state: web::Data<AppState>,
     row: PhotoRow,
     processed: Processed,
@@ -241,6 +251,8 @@ pub async fn get_photo(
         .insert_header(header::ETag(etag))
         .insert_header(cache)
         .insert_header(("X-Content-Type-Options", "nosniff"))
+        // JPEG does not shrink: keep the compression middleware off it.
+        .insert_header(header::ContentEncoding::Identity)
         .no_chunking(object.size)
         .streaming(object.body))
 }

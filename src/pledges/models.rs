@@ -72,8 +72,23 @@ pub enum Target {
 pub fn insert_pledge(conn: &mut DbConnection, row: &PledgeRow) -> QueryResult<()> {
     diesel::insert_into(pledges::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    let details = serde_json::json!({ "status": row.status, "actor_id": row.account_id });
+    raise(conn, "pledge.made", &row.id, details, row.created_at)
+}
+
+/// Raises a pledge event (`pledge.made`, `pledge.confirmed`, `pledge.verified`…) in the
+/// outbox, in the caller's transaction. `details` says what the dispatcher needs that the
+/// pledge may no longer show by then: the new status, who acted (`actor_id`, never
+/// notified of their own act), a rejection's `reason`.
+pub fn raise(
+    conn: &mut DbConnection,
+    event_type: &str,
+    pledge_id: &str,
+    details: serde_json::Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    crate::db::outbox::record(conn, event_type, ("pledge", pledge_id), details, now)
 }
 
 pub fn find_pledge(conn: &mut DbConnection, id: &str) -> QueryResult<PledgeRow> {
@@ -91,8 +106,9 @@ pub fn set_status(
 ) -> QueryResult<()> {
     diesel::update(pledges::table.find(id))
         .set((pledges::status.eq(status), pledges::updated_at.eq(now)))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    let details = serde_json::json!({ "status": status });
+    raise(conn, &format!("pledge.{status}"), id, details, now)
 }
 
 /// The status a pledge that got a place starts in.

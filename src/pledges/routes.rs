@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::issues::lifecycle::Status as IssueStatus;
 use crate::opportunities::models::{self as opportunity_models, PUBLISHED};
 use crate::pagination::{Page, PageQuery};
+use crate::partners::{Caller, Scope};
 use crate::startup::AppState;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -391,14 +392,16 @@ fn reachable(
     Ok((row, own, manager))
 }
 
-/// The pledges to an opportunity (its group's organisers only).
+/// The pledges to an opportunity: its group's organisers, or the partner that published
+/// it (with `pledges:read`). Anyone else gets 404.
 #[utoipa::path(
     tag = "Pledges",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("partner" = ["pledges:read"])),
     params(("id" = String, Path, description = "Opportunity id"), PageQuery),
     responses(
         (status = 200, description = "A page of pledges, oldest first", body = Page<PledgeView>),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -407,21 +410,20 @@ fn reachable(
 #[get("/opportunities/{id}/pledges")]
 pub async fn list_opportunity_pledges(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<String>,
     page: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<PledgeView>>> {
+    if let Caller::Partner(client) = &caller {
+        client.require(Scope::PledgesRead)?;
+    }
     let id = id.into_inner();
     let limit = page.limit()?;
     let after: Option<String> = page.after()?;
     let page = db::write(&state.pool, move |conn| {
         let missing = || ApiError::not_found("No such opportunity.");
         let opportunity = opportunity_models::find_opportunity(conn, &id).map_err(|_| missing())?;
-        let organiser = match &opportunity.group_id {
-            Some(group) => crate::groups::models::is_organiser(conn, group, &user.account_id)?,
-            None => false,
-        };
-        if !organiser {
+        if !crate::opportunities::routes::manages(conn, &opportunity, Some(&caller))? {
             return Err(missing());
         }
         models::settle_conditions(conn, &Target::Opportunity(id.clone()), db::now())?;
@@ -782,6 +784,10 @@ pub async fn claim_fulfilment(
                 pledges::updated_at.eq(now),
             ))
             .execute(conn)?;
+        let details = serde_json::json!({
+            "status": row.status, "hours": hours, "actor_id": user.account_id,
+        });
+        models::raise(conn, "pledge.claimed", &row.id, details, now)?;
         reload(conn, &row.id)
     })
     .await?;
@@ -849,6 +855,10 @@ pub async fn verify_fulfilment(
                     pledges::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            let details = serde_json::json!({
+                "status": FULFILLED, "hours": hours, "actor_id": user.account_id,
+            });
+            models::raise(conn, "pledge.verified", &row.id, details, now)?;
         } else {
             let reason = body
                 .reason
@@ -867,6 +877,10 @@ pub async fn verify_fulfilment(
                     pledges::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            let details = serde_json::json!({
+                "status": row.status, "reason": reason.as_str(), "actor_id": user.account_id,
+            });
+            models::raise(conn, "pledge.claim_rejected", &row.id, details, now)?;
         }
         reload(conn, &row.id)
     })

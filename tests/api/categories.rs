@@ -3,31 +3,7 @@
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::{Citizen, TestApp, problem};
-
-const STAFF_PASSWORD: &str = "a long passphrase";
-
-/// Creates a staff account with `role` through the CLI and signs it in.
-async fn staff(app: &TestApp, email: &str, role: &str) -> Citizen {
-    let output = app.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--password-stdin",
-            "--role",
-            role,
-        ],
-        Some(&format!("{STAFF_PASSWORD}\n")),
-    );
-    assert!(
-        output.status.success(),
-        "user create: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    app.sign_in(email, STAFF_PASSWORD).await
-}
+use crate::helpers::{TestApp, problem};
 
 async fn get(app: &TestApp, path: &str) -> Response {
     app.client.get(app.api(path)).send().await.unwrap()
@@ -161,7 +137,7 @@ async fn an_unknown_category_is_not_found() {
 #[actix_web::test]
 async fn an_officer_creates_a_category_that_everyone_then_sees() {
     let app = TestApp::spawn().await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let response = app
         .post_json_as("/categories", &officer.access_token, &broken_sign())
         .await;
@@ -194,7 +170,7 @@ async fn an_officer_creates_a_category_that_everyone_then_sees() {
 #[actix_web::test]
 async fn an_admin_may_create_a_category_too() {
     let app = TestApp::spawn().await;
-    let admin = staff(&app, "admin@council.example", "admin").await;
+    let admin = app.staff("admin@council.example", "admin").await;
     let response = app
         .post_json_as(
             "/categories",
@@ -212,7 +188,7 @@ async fn an_admin_may_create_a_category_too() {
 async fn only_officers_and_admins_manage_categories() {
     let app = TestApp::spawn().await;
     let citizen = app.citizen("ada@example.org").await;
-    let moderator = staff(&app, "mod@council.example", "moderator").await;
+    let moderator = app.staff("mod@council.example", "moderator").await;
     for caller in [&citizen, &moderator] {
         let response = app
             .post_json_as("/categories", &caller.access_token, &broken_sign())
@@ -247,7 +223,7 @@ async fn only_officers_and_admins_manage_categories() {
 #[actix_web::test]
 async fn invalid_categories_are_refused_naming_each_field() {
     let app = TestApp::spawn().await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let before: Value = get(&app, "/categories").await.json().await.unwrap();
     let cases = [
         (
@@ -316,7 +292,7 @@ async fn invalid_categories_are_refused_naming_each_field() {
 #[actix_web::test]
 async fn unknown_fields_and_bad_enums_are_refused() {
     let app = TestApp::spawn().await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let mut body = broken_sign();
     body["colour"] = json!("red");
     let response = app
@@ -334,7 +310,7 @@ async fn unknown_fields_and_bad_enums_are_refused() {
 #[actix_web::test]
 async fn a_taken_code_is_a_conflict() {
     let app = TestApp::spawn().await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let response = app
         .post_json_as(
             "/categories",
@@ -350,7 +326,7 @@ async fn a_taken_code_is_a_conflict() {
 #[actix_web::test]
 async fn an_officer_renames_and_deactivates_a_category() {
     let app = TestApp::spawn().await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let before: Value = get(&app, "/categories/litter").await.json().await.unwrap();
     let public: Value = get(&app, "/categories").await.json().await.unwrap();
     let active = codes(&public).len();
@@ -417,7 +393,7 @@ async fn only_officers_may_list_inactive_categories() {
 #[actix_web::test]
 async fn a_patch_is_validated_and_cannot_change_the_code() {
     let app = TestApp::spawn().await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let response = patch_as(
         &app,
         "/categories/pothole",

@@ -239,6 +239,28 @@ impl TestApp {
         }
     }
 
+    /// Creates a staff account with `role` through the command line and signs it in.
+    pub async fn staff(&self, email: &str, role: &str) -> Citizen {
+        let output = self.cli(
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--password-stdin",
+                "--role",
+                role,
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        );
+        assert!(
+            output.status.success(),
+            "user create: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        self.sign_in(email, PASSWORD).await
+    }
+
     /// Creates a partner client with `scopes` through the command line.
     pub fn partner(&self, name: &str, scopes: &[&str]) -> Partner {
         let mut args = vec!["client", "create", "--name", name, "--scopes"];

@@ -25,27 +25,6 @@ fn litter(title: &str, lat: f64, lon: f64) -> Value {
     json!({"category": "litter", "title": title, "description": "Bags and cans", "lat": lat, "lon": lon})
 }
 
-async fn staff(app: &TestApp, email: &str, role: &str) -> Citizen {
-    let output = app.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--password-stdin",
-            "--role",
-            role,
-        ],
-        Some("a long staff passphrase\n"),
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    app.sign_in(email, "a long staff passphrase").await
-}
-
 async fn get(app: &TestApp, path: &str, who: Option<&Citizen>) -> Value {
     let mut request = app.client.get(app.api(path));
     if let Some(who) = who {
@@ -212,7 +191,7 @@ async fn an_anonymous_report_never_shows_its_reporter_to_the_public_or_other_cit
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
     let bo = app.citizen("bo@example.org").await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let mut body = litter("Bags by the bench", LAT, LON);
     body["anonymous"] = json!(true);
     let issue = report(&app, &ada, body).await;
@@ -412,7 +391,7 @@ async fn paging_returns_every_issue_exactly_once_while_issues_are_being_added() 
 async fn duplicate_suggestions_are_open_issues_of_the_category_within_250_metres() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     for (title, metres) in [("at 200", 200.0), ("at 50", 50.0), ("at 300", 300.0)] {
         report(&app, &ada, litter(title, north(metres), LON)).await;
     }
@@ -484,7 +463,7 @@ async fn the_reporter_edits_while_reported_and_staff_at_any_time() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
     let bo = app.citizen("bo@example.org").await;
-    let moderator = staff(&app, "mod@council.example", "moderator").await;
+    let moderator = app.staff("mod@council.example", "moderator").await;
     let issue = report(&app, &ada, litter("Bags by the bench", LAT, LON)).await;
     let id = issue["id"].as_str().unwrap();
     let patch = |who: &Citizen, body: Value| {
@@ -570,8 +549,8 @@ async fn every_lifecycle_transition_is_allowed_or_refused_by_role() {
     let app = TestApp::spawn().await;
     let reporter = app.citizen("reporter@example.org").await;
     let neighbour = app.citizen("neighbour@example.org").await;
-    let moderator = staff(&app, "mod@council.example", "moderator").await;
-    let officer = staff(&app, "officer@council.example", "officer").await;
+    let moderator = app.staff("mod@council.example", "moderator").await;
+    let officer = app.staff("officer@council.example", "officer").await;
     let new_issue = || report(&app, &reporter, litter("Bags by the bench", LAT, LON));
     let step = |who: &Citizen, id: String, to: &'static str| {
         let who = who.clone();
@@ -699,7 +678,7 @@ async fn marking_a_duplicate_moves_its_supporters_and_followers_to_the_canonical
     let ada = app.citizen("ada@example.org").await;
     let bo = app.citizen("bo@example.org").await;
     let cy = app.citizen("cy@example.org").await;
-    let moderator = staff(&app, "mod@council.example", "moderator").await;
+    let moderator = app.staff("mod@council.example", "moderator").await;
     let canonical = report(&app, &ada, litter("First report", LAT, LON)).await["id"]
         .as_str()
         .unwrap()

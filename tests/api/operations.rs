@@ -238,27 +238,34 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
     // Registration hashes a password (tens of milliseconds, one per core at a time), so
     // a burst of them is still in flight when the signal arrives.
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let requests: Vec<_> = (0..8)
-        .map(|i| {
-            client
-                .post(format!("{base}/api/v1/auth/register"))
-                .json(&serde_json::json!({
-                    "email": format!("drain-{run}-{i}@example.org"),
-                    "password": "correct horse battery",
-                    "display_name": "Drain",
-                }))
-                .send()
-        })
-        .collect();
-    let burst = actix_web::rt::spawn(futures_util::future::join_all(requests));
-    actix_web::rt::time::sleep(Duration::from_millis(40)).await;
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..8 {
+        let request = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(&serde_json::json!({
+                "email": format!("drain-{run}-{i}@example.org"),
+                "password": "correct horse battery",
+                "display_name": "Drain",
+            }))
+            .send();
+        let done = done.clone();
+        actix_web::rt::spawn(async move { done.send(request.await) });
+    }
+    drop(done);
+    // Once the first answer is back, the server has read every request of the burst
+    // (the others wait their turn at the password hasher): signal it then.
+    let first = finished.recv().await.unwrap();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
 
-    let responses = burst.await.unwrap();
+    let mut responses = vec![first];
+    while let Some(response) = finished.recv().await {
+        responses.push(response);
+    }
+    assert_eq!(responses.len(), 8);
     for response in responses {
         assert_eq!(response.unwrap().status(), 201);
     }
@@ -267,4 +274,166 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
+}
+
+#[actix_web::test]
+async fn answers_are_compressed_when_the_client_accepts_it() {
+    let app = TestApp::spawn().await;
+    for encoding in ["gzip", "br"] {
+        let response = app
+            .client
+            .get(app.api("/categories"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+    }
+    let plain = app.client.get(app.api("/categories")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let body: serde_json::Value = plain.json().await.unwrap();
+    assert!(body["items"].is_array());
+}
+
+#[actix_web::test]
+async fn cors_admits_only_the_configured_origins() {
+    let app = TestApp::spawn_with(|config| {
+        config.cors_origins = vec!["https://app.council.example".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.api("/issues"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.council.example").await.unwrap();
+    assert!(allowed.status().is_success());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.council.example"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // By default no origin is allowed.
+    let closed = TestApp::spawn().await;
+    let response = closed
+        .client
+        .get(closed.api("/categories"))
+        .header("origin", "https://app.council.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[actix_web::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/api/v1/categories", "/health/live", "/no/such/route"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["referrer-policy"],
+            "no-referrer",
+            "{path}"
+        );
+        assert!(
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none()
+        );
+    }
+    let https =
+        TestApp::spawn_with(|config| config.public_url = "https://civitas.example".into()).await;
+    let response = https
+        .client
+        .get(https.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+
+#[actix_web::test]
+async fn metrics_show_the_requests_just_made_by_route_pattern() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen("ada@example.org").await;
+    for _ in 0..3 {
+        app.client
+            .get(app.api("/categories/pothole"))
+            .send()
+            .await
+            .unwrap();
+    }
+    app.get_as("/me", &citizen.access_token).await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|line| {
+            line.starts_with("civitas_http_requests_total{")
+                && line.contains("endpoint=\"/api/v1/categories/{code}\"")
+                && line.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no request count by pattern in\n{text}"));
+    assert!(line.ends_with(" 3"), "{line}");
+    assert!(text.contains("civitas_http_requests_duration_seconds_bucket{"));
+    assert!(text.contains("civitas_db_pool_connections "));
+    assert!(text.contains("civitas_outbox_backlog "));
+    let sessions = text
+        .lines()
+        .find(|line| line.starts_with("civitas_active_sessions "))
+        .unwrap();
+    assert_eq!(sessions, "civitas_active_sessions 1");
+}
+
+#[actix_web::test]
+async fn metrics_can_require_a_token() {
+    let app = TestApp::spawn_with(|config| {
+        config.metrics_token = Some(secrecy::SecretString::from("scrape-me"));
+    })
+    .await;
+    let refused = app.client.get(app.url("/metrics")).send().await.unwrap();
+    problem(refused, 401, "invalid_token").await;
+    let allowed = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
 }

@@ -23,27 +23,6 @@ async fn report(app: &TestApp, who: &Citizen) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn staff(app: &TestApp, email: &str, role: &str) -> Citizen {
-    let output = app.cli(
-        &[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--password-stdin",
-            "--role",
-            role,
-        ],
-        Some("a long passphrase\n"),
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    app.sign_in(email, "a long passphrase").await
-}
-
 fn form(field: &str, bytes: Vec<u8>, mime: &str) -> Form {
     let part = Part::bytes(bytes)
         .file_name("upload")
@@ -543,7 +522,9 @@ async fn only_the_reporter_supporters_and_staff_may_add_photos() {
     uploaded(&app, &issue, &bob, jpeg(16, 16), "image/jpeg").await;
 
     for role in ["moderator", "officer", "admin"] {
-        let member = staff(&app, &format!("{role}@council.example.org"), role).await;
+        let member = app
+            .staff(&format!("{role}@council.example.org"), role)
+            .await;
         uploaded(&app, &issue, &member, jpeg(16, 16), "image/jpeg").await;
     }
     let events = photo_events(&app, &issue).await;

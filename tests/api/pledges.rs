@@ -621,14 +621,14 @@ async fn organisers_manage_opportunities_and_cancelling_withdraws_pledges() {
         let mut conn = pool.get().unwrap();
         outbox_events::table
             .filter(outbox_events::subject_id.eq(opportunity))
+            .filter(outbox_events::kind.eq("opportunity.cancelled"))
             .select((outbox_events::kind, outbox_events::data))
             .load(&mut conn)
             .unwrap()
     })
     .await
     .unwrap();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].0, "opportunity.cancelled");
+    assert_eq!(events.len(), 1, "one cancellation event");
     let data: Value = serde_json::from_str(&events[0].1).unwrap();
     assert_eq!(data["withdrawn_pledgers"], json!([me["id"]]));
 }

@@ -21,5 +21,7 @@ ALTER TABLE issues ADD COLUMN reporter_contact TEXT;
 ALTER TABLE issues ADD COLUMN media_url TEXT;
 -- The token an Open311 POST answered with, for `GET tokens/{token}`.
 ALTER TABLE issues ADD COLUMN open311_token TEXT;
+-- Timeline events done by a partner client name it here (actor_id names accounts only).
+ALTER TABLE issue_events ADD COLUMN actor_client_id TEXT REFERENCES partner_clients (id);
 CREATE UNIQUE INDEX issues_open311_token ON issues (open311_token);
 CREATE INDEX issues_partner_client_id ON issues (partner_client_id);

@@ -10,7 +10,9 @@ use crate::accounts::views::{ChangePasswordRequest, MeView, SessionView, UpdateM
 use crate::auth::AuthUser;
 use crate::db;
 use crate::domain::{DisplayName, NewPassword};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::notifications::models as notification_models;
+use crate::notifications::preferences::PreferencesPatch;
 use crate::pagination::{Page, PageQuery};
 use crate::startup::AppState;
 
@@ -33,8 +35,9 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
     Ok(web::Json(account.into()))
 }
 
-/// Change the caller's profile. Only `display_name` can change here; roles are granted
-/// by staff, and a body naming `role` is refused.
+/// Change the caller's profile: `display_name` and `notification_preferences` (a partial
+/// object of booleans: the kinds named change, the others stay). Roles are granted by
+/// staff, and a body naming `role` is refused.
 #[utoipa::path(
     tag = "Me",
     security(("bearer" = [])),
@@ -54,15 +57,41 @@ pub async fn update_me(
     user: AuthUser,
     body: web::Json<UpdateMeRequest>,
 ) -> ApiResult<web::Json<MeView>> {
-    let name = body
-        .into_inner()
-        .display_name
-        .map(|name| DisplayName::parse("display_name", &name))
-        .transpose()
-        .map_err(|e| ApiError::validation(vec![e]))?;
+    let UpdateMeRequest {
+        display_name,
+        notification_preferences,
+    } = body.into_inner();
+    let mut errors = FieldErrors::new();
+    let name = errors.optional(display_name, |name| {
+        DisplayName::parse("display_name", &name)
+    });
+    let preferences = match notification_preferences
+        .as_ref()
+        .map(PreferencesPatch::parse)
+    {
+        Some(Err(invalid)) => {
+            errors.extend(invalid);
+            None
+        }
+        Some(Ok(patch)) => Some(patch),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let account = db::write(&state.pool, move |conn| {
+        let now = db::now();
         if let Some(name) = name {
-            models::set_display_name(conn, &user.account_id, &name.into_inner(), db::now())?;
+            models::set_display_name(conn, &user.account_id, &name.into_inner(), now)?;
+        }
+        if let Some(patch) = preferences {
+            let current = notification_models::preferences(conn, &user.account_id)?;
+            notification_models::set_preferences(
+                conn,
+                &user.account_id,
+                current.with(&patch),
+                now,
+            )?;
         }
         Ok(models::find_account(conn, &user.account_id)?)
     })

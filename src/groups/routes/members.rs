@@ -375,6 +375,17 @@ pub async fn update_group_member(
             )?,
             Some(row) if current != Some((role, status)) => {
                 models::set_member(conn, row, role, status, now)?;
+                if current.is_some_and(|(_, s)| s == MemberStatus::Pending)
+                    && status == MemberStatus::Active
+                {
+                    crate::db::outbox::record(
+                        conn,
+                        "group.member_approved",
+                        ("group", &group.id),
+                        serde_json::json!({ "account_id": account_id }),
+                        now,
+                    )?;
+                }
             }
             Some(_) => {}
         }

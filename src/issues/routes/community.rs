@@ -10,7 +10,7 @@ use crate::domain::{Note, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::issues::lifecycle::Status;
 use crate::issues::models::{self, Bond, IssueRow};
-use crate::issues::timeline::{self, Actor, EventKind, EventRow, NewEvent};
+use crate::issues::timeline::{self, Actor, EventKind, EventRow, NewEvent, PARTNER_ROLE};
 use crate::issues::views::{
     CreateCommentRequest, FollowState, SupportState, TimelineActor, TimelineEntry,
 };
@@ -237,13 +237,28 @@ fn entries(
     viewer: Option<&AuthUser>,
 ) -> ApiResult<Vec<TimelineEntry>> {
     let ids: Vec<String> = events.iter().filter_map(|e| e.actor_id.clone()).collect();
+    let partner_ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| e.actor_client_id.clone())
+        .collect();
     let names: HashMap<String, String> = models::display_names(conn, &ids)?;
+    let partners = crate::partners::models::client_names(conn, &partner_ids)?;
     let hide_reporter = !may_see_reporter(issue, viewer);
     Ok(events
         .into_iter()
         .map(|event| {
             let role = event.actor_role.clone().unwrap_or_else(|| "system".into());
             let actor = match (&event.actor_id, staff_title(&role)) {
+                (None, _) if event.actor_client_id.is_some() => TimelineActor {
+                    id: event.actor_client_id.clone(),
+                    display_name: event
+                        .actor_client_id
+                        .as_ref()
+                        .and_then(|id| partners.get(id))
+                        .cloned()
+                        .unwrap_or_else(|| PARTNER_ROLE.into()),
+                    role,
+                },
                 (None, _) => TimelineActor {
                     id: None,
                     display_name: "Civitas".into(),

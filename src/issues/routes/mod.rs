@@ -3,6 +3,8 @@
 
 mod community;
 mod report;
+
+pub(crate) use report::record_report;
 mod status;
 
 use chrono::NaiveDateTime;
@@ -16,7 +18,7 @@ pub use status::*;
 
 use super::lifecycle::{self, Asker, Status};
 use super::models::{self, IssueRow};
-use super::views::{GroupRef, IssueView, PersonRef};
+use super::views::{GroupRef, IssueView, PartnerRef, PersonRef};
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
 use crate::db::schema::categories;
@@ -105,6 +107,11 @@ fn issue_views(
     } else {
         crate::groups::models::group_names(conn, &group_ids)?
     };
+    let partner_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.partner_client_id.clone())
+        .collect();
+    let partners = crate::partners::models::client_names(conn, &partner_ids)?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -124,15 +131,22 @@ fn issue_views(
                     name: name.clone(),
                 })
             });
+            let reported_via = row.partner_client_id.as_ref().and_then(|id| {
+                partners.get(id).map(|name| PartnerRef {
+                    id: id.clone(),
+                    name: name.clone(),
+                })
+            });
             let name = names.get(&row.category_code).cloned().unwrap_or_default();
             let mut view = IssueView::new(row, name, reporter);
             view.adopted_by = adopted_by;
+            view.reported_via = reported_via;
             view
         })
         .collect())
 }
 
-fn issue_view(
+pub(crate) fn issue_view(
     conn: &mut DbConnection,
     row: IssueRow,
     viewer: Option<&AuthUser>,

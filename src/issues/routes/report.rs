@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 
 use super::{allowed_for, issue_view, issue_views};
-use crate::auth::{AuthUser, MaybeUser, VerifiedCitizen};
+use crate::auth::{AuthUser, MaybeUser};
 use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
 use crate::db;
@@ -20,6 +20,7 @@ use crate::issues::views::{
     UpdateIssueRequest,
 };
 use crate::pagination::{Page, PageQuery};
+use crate::partners::{Caller, Scope};
 use crate::startup::AppState;
 
 /// Radius of a near search when none is given, in metres.
@@ -64,12 +65,14 @@ fn checked_answers(
 
 /// Report a local problem.
 ///
-/// Verified citizens only. The answer carries the new issue and up to five open issues of
-/// the same category within 250 m that may be the same problem (show them, and let the
-/// resident say "me too" instead).
+/// Verified citizens, and partner clients with the `issues:write` scope reporting for a
+/// resident (the partner is recorded as `reported_via`, and no account as reporter). The
+/// answer carries the new issue and up to five open issues of the same category within
+/// 250 m that may be the same problem (show them, and let the resident say "me too"
+/// instead).
 #[utoipa::path(
     tag = "Issues",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("partner" = ["issues:write"])),
     request_body = CreateIssueRequest,
     responses(
         (status = 201, description = "Reported", body = ReportedIssue,
@@ -86,9 +89,33 @@ fn checked_answers(
 #[post("/issues")]
 pub async fn create_issue(
     state: web::Data<AppState>,
-    VerifiedCitizen(user): VerifiedCitizen,
+    caller: Caller,
     body: web::Json<CreateIssueRequest>,
 ) -> ApiResult<HttpResponse> {
+    let (reporter, actor) = match &caller {
+        Caller::Citizen(user) => {
+            if !user.email_verified {
+                return Err(ApiError::forbidden(
+                    "email_not_verified",
+                    "Verify your email address first.",
+                ));
+            }
+            (Some(user.clone()), actor(user))
+        }
+        Caller::Partner(client) => {
+            client.require(Scope::IssuesWrite)?;
+            (
+                None,
+                Actor::Partner {
+                    client_id: client.id.clone(),
+                },
+            )
+        }
+    };
+    let partner_client_id = match caller {
+        Caller::Partner(client) => Some(client.id),
+        Caller::Citizen(_) => None,
+    };
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     let title = errors.check(Title::parse("title", &body.title));
@@ -107,7 +134,6 @@ pub async fn create_issue(
         return Err(ApiError::validation(errors));
     }
     let now = db::now();
-    let viewer = user.clone();
     let reported = db::write(&state.pool, move |conn| {
         let answers = checked_answers(conn, &body.category, &body.answers)?;
         let row = IssueRow {
@@ -120,7 +146,7 @@ pub async fn create_issue(
             address: address.map(Address::into_inner),
             answers,
             status: Status::Reported.as_str().to_owned(),
-            reporter_id: Some(user.account_id.clone()),
+            reporter_id: reporter.as_ref().map(|user| user.account_id.clone()),
             anonymous: body.anonymous,
             duplicate_of: None,
             support_count: 0,
@@ -130,39 +156,15 @@ pub async fn create_issue(
             created_at: now,
             updated_at: now,
             adopted_by_group_id: None,
-            partner_client_id: None,
+            partner_client_id,
             reporter_contact: None,
             media_url: None,
             open311_token: None,
         };
-        models::insert_issue(conn, &row)?;
-        timeline::record(
-            conn,
-            &row.id,
-            NewEvent {
-                kind: EventKind::Reported,
-                actor: actor(&user),
-                from_status: None,
-                to_status: Some(Status::Reported.as_str()),
-                body: None,
-                data: None,
-            },
-            now,
-        )?;
-        let circle = Circle {
-            lat: row.lat,
-            lon: row.lon,
-            radius_m: DUPLICATE_RADIUS_M,
-        };
-        let nearby = models::nearby_open(
-            conn,
-            &row.category_code,
-            circle,
-            Some(&row.id),
-            MAX_DUPLICATES,
-        )?;
-        let issue = issue_view(conn, row, Some(&viewer))?;
-        let possible_duplicates = issue_views(conn, nearby, Some(&viewer))?;
+        let viewer = reporter.as_ref();
+        let possible_duplicates = record_report(conn, &row, actor)?;
+        let possible_duplicates = issue_views(conn, possible_duplicates, viewer)?;
+        let issue = issue_view(conn, row, viewer)?;
         Ok(ReportedIssue {
             issue,
             possible_duplicates,
@@ -172,6 +174,42 @@ pub async fn create_issue(
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/issues/{}", reported.issue.id)))
         .json(reported))
+}
+
+/// Stores a new report and its `reported` timeline event; returns up to five open issues
+/// of the same category close by that may be the same problem. Run it in the write
+/// transaction that makes the report (REST and Open311 alike).
+pub(crate) fn record_report(
+    conn: &mut db::DbConnection,
+    row: &IssueRow,
+    actor: Actor,
+) -> ApiResult<Vec<IssueRow>> {
+    models::insert_issue(conn, row)?;
+    timeline::record(
+        conn,
+        &row.id,
+        NewEvent {
+            kind: EventKind::Reported,
+            actor,
+            from_status: None,
+            to_status: Some(Status::Reported.as_str()),
+            body: None,
+            data: None,
+        },
+        row.created_at,
+    )?;
+    let circle = Circle {
+        lat: row.lat,
+        lon: row.lon,
+        radius_m: DUPLICATE_RADIUS_M,
+    };
+    Ok(models::nearby_open(
+        conn,
+        &row.category_code,
+        circle,
+        Some(&row.id),
+        MAX_DUPLICATES,
+    )?)
 }
 
 fn split_list(field: &str, raw: Option<&str>) -> ApiResult<Vec<String>> {
@@ -493,6 +531,11 @@ pub(crate) fn issue_detail(
         None => (None, None),
     };
     let allowed = allowed_for(conn, &row, viewer, db::now())?;
+    let reporter_contact = row
+        .reporter_contact
+        .as_deref()
+        .filter(|_| viewer.is_some_and(|v| v.role.is_staff()))
+        .and_then(|contact| serde_json::from_str(contact).ok());
     let photos = crate::photos::models::list_photos(conn, id)?
         .into_iter()
         .map(crate::photos::PhotoView::from)
@@ -503,6 +546,7 @@ pub(crate) fn issue_detail(
         supported_by_me: supported,
         followed_by_me: followed,
         allowed_transitions: allowed,
+        reporter_contact,
     })
 }
 
