@@ -36,6 +36,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "opportunity.completed",
     "opportunity.cancelled",
     "group.member_approved",
+    "webhook.disabled",
 ];
 
 /// An event taken from the outbox for dispatch.
@@ -45,7 +46,7 @@ pub struct Event {
     pub id: String,
     /// The event type, e.g. `issue.status_changed`.
     pub kind: String,
-    /// `issue`, `pledge`, `opportunity` or `group`.
+    /// `issue`, `pledge`, `opportunity`, `group` or `webhook`.
     pub subject_type: String,
     pub subject_id: String,
     /// Details as JSON (who acted, the new status, the pledgers withdrawn…).

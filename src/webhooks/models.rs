@@ -154,6 +154,18 @@ pub fn delete_own(
     fail_pending(conn, id, "The subscription was deleted.", now)
 }
 
+/// A subscription whoever owns it, deleted or not; `None` if there is none.
+pub fn find_any_subscription(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<SubscriptionRow>> {
+    webhook_subscriptions::table
+        .find(id)
+        .select(SubscriptionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Disables a subscription (if it is not already) and gives up its pending deliveries;
 /// `true` when this call disabled it.
 pub fn disable(
@@ -173,6 +185,16 @@ pub fn disable(
     ))
     .execute(conn)?;
     fail_pending(conn, id, "The subscription is disabled.", now)?;
+    if changed > 0 {
+        // The partner hears of it on its other subscriptions (`webhook.disabled`).
+        crate::db::outbox::record(
+            conn,
+            "webhook.disabled",
+            ("webhook", id),
+            serde_json::json!({ "reason": reason }),
+            now,
+        )?;
+    }
     Ok(changed > 0)
 }
 

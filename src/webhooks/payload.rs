@@ -80,6 +80,7 @@ fn visible_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Vi
         "issue" => issue_data(conn, event),
         "opportunity" => opportunity_data(conn, event),
         "pledge" => pledge_data(conn, event),
+        "webhook" => webhook_data(conn, event),
         // Group events name residents (who joined, who was approved): never for partners.
         _ => Ok(None),
     }
@@ -87,6 +88,24 @@ fn visible_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Vi
 
 fn to_value(value: impl serde::Serialize) -> QueryResult<Value> {
     serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(e.into()))
+}
+
+/// A subscription of the partner's that was disabled, with the reason: for the partner
+/// alone.
+fn webhook_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Visible>> {
+    let Some(row) = models::find_any_subscription(conn, &event.subject_id)? else {
+        return Ok(None);
+    };
+    let owner = row.client_id.clone();
+    let mut data = to_value(crate::webhooks::views::WebhookView::from(row))?;
+    if let Some(object) = data.as_object_mut() {
+        object.insert("reason".into(), event.details()["reason"].clone());
+    }
+    Ok(Some(Visible {
+        data,
+        scope: None,
+        owner: Some(owner),
+    }))
 }
 
 /// The issue as `GET /issues/{id}` shows it to an anonymous caller, with `event`.

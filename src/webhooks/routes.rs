@@ -54,7 +54,8 @@ fn not_found(error: diesel::result::Error) -> ApiError {
 /// `pledge.lapsed`, `pledge.no_show`, `pledge.claimed`, `pledge.claim_rejected`,
 /// `pledge.verified`; `opportunity.published`, `opportunity.updated`,
 /// `opportunity.completed`, `opportunity.cancelled`; `group.member_approved` (group events
-/// name residents and are never sent to partners).
+/// name residents and are never sent to partners); `webhook.disabled` (one of the
+/// partner's own subscriptions was disabled, with the reason; sent to its others).
 #[utoipa::path(
     tag = "Webhooks",
     security(("partner" = ["webhooks:manage"])),

@@ -759,7 +759,9 @@ async fn a_410_answer_disables_the_subscription_and_deleting_one_stops_its_deliv
     let gone = Receiver::scripted(&[], 410);
     let deleted = Receiver::start();
     let control = Receiver::start();
+    let watcher = Receiver::start();
     let token = full_partner(&app, "Partner").await;
+    subscribe(&app, &token, &watcher.url, &["webhook.disabled"]).await;
     let gone_id = subscribe(&app, &token, &gone.url, &["issue.*"]).await["id"]
         .as_str()
         .unwrap()
@@ -791,6 +793,14 @@ async fn a_410_answer_disables_the_subscription_and_deleting_one_stops_its_deliv
     assert!(
         webhook["disabled_reason"].as_str().unwrap().contains("410"),
         "{webhook}"
+    );
+    // The partner hears of it on its other subscriptions.
+    let told = watcher.wait_for(1).await[0].json();
+    assert_eq!(told["type"], "webhook.disabled");
+    assert_eq!(told["data"]["id"], gone_id.as_str());
+    assert!(
+        told["data"]["reason"].as_str().unwrap().contains("410"),
+        "{told}"
     );
 
     report(&app, &token, "Second pothole").await;
