@@ -126,6 +126,8 @@ problem_responses! {
     NotFound;
     /// The request conflicts with the resource's current state.
     Conflict;
+    /// `If-Match` names a version that is no longer current: read it again, then retry.
+    PreconditionFailed;
     /// The body is too large.
     PayloadTooLarge;
     /// The body is not of a media type this route accepts.
@@ -185,6 +187,15 @@ impl ApiError {
     /// 409: the request conflicts with the current state.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 412: `If-Match` names a version that is no longer current.
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            detail,
+        )
     }
 
     /// 413: the body is larger than the route accepts.

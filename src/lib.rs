@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod auth;
 pub mod categories;
 pub mod cli;
+pub mod conditional;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -10,8 +10,9 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{
-    BadRequest, Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge, ProblemDetails,
-    ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    ProblemDetails, ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType,
+    ValidationFailed,
 };
 use crate::{
     accounts, auth, categories, groups, health, issues, metrics, notifications, open311,
@@ -28,7 +29,10 @@ council when the community cannot solve them.\n\n\
 Conventions: JSON in and out, snake_case keys, RFC 3339 UTC times, opaque string ids. Errors \
 are RFC 9457 `application/problem+json` with a stable `code`. Lists take `limit` (1–100, \
 default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every response carries \
-`x-request-id` (echoed when the request sent one).",
+`x-request-id` (echoed when the request sent one). Successful reads carry a strong \
+`ETag`; send it back in `If-None-Match` to get `304 Not Modified`, or in `If-Match` on \
+`PATCH /issues/{id}`, `/groups/{id}` and `/me` to get `412` instead of overwriting a change \
+made since you read. Answers are compressed when `Accept-Encoding` asks (gzip, br).",
         license(name = "AGPL-3.0-or-later"),
     ),
     modifiers(&BearerAuth),
@@ -40,6 +44,7 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
             Forbidden,
             NotFound,
             Conflict,
+            PreconditionFailed,
             PayloadTooLarge,
             UnsupportedMediaType,
             ValidationFailed,

@@ -18,7 +18,7 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::push::Push;
 use crate::photos::Photos;
-use crate::{openapi, telemetry};
+use crate::{conditional, openapi, telemetry};
 
 /// The largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -159,6 +159,7 @@ impl Application {
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("There is no such route."))
                 }))
+                .wrap(from_fn(conditional::conditional_get))
                 .wrap(Compress::default())
                 .wrap(cors(&app_state.config))
                 .wrap(security_headers(&app_state.config))

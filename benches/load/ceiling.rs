@@ -50,6 +50,17 @@ fn pool(database: &Database, size: u32) -> anyhow::Result<Pool> {
     db::build_pool(&config)
 }
 
+/// Runs `sql` (one or more statements) on the database.
+pub async fn execute(database: &Database, sql: &str) -> anyhow::Result<()> {
+    let pool = pool(database, 1)?;
+    let sql = sql.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        pool.get()?.batch_execute(&sql)?;
+        Ok(())
+    })
+    .await?
+}
+
 /// Up to 2000 seeded issues in random order: the ids that reads ask for and the places
 /// near searches look around. The order is that of the ids' last 48 bits, which `civitas
 /// seed` draws from its seeded generator, so the same seed gives the same sample.

@@ -196,7 +196,7 @@ impl Server {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
         let script = format!(
-            "sleep {}; exec perf record -q -F 999 -g -p {} -o {}/{file}.data -- sleep {}",
+            "sleep {}; exec perf record -q -F 199 --call-graph dwarf,16384 -p {} -o {}/{file}.data -- sleep {}",
             warmup.as_secs_f64(),
             self.pid,
             dir.display(),

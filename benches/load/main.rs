@@ -62,6 +62,10 @@ pub struct Options {
     /// (`perf report -i DIR/<scenario>.data`); such runs are for profiles, not figures.
     #[arg(long)]
     pub perf: Option<std::path::PathBuf>,
+    /// SQL to run on each seeded database before the servers start: for experiments
+    /// with the schema (an index, `DELETE FROM sqlite_stat4`) without changing civitas.
+    #[arg(long)]
+    pub after_seed_sql: Option<String>,
     /// The random seed of `civitas seed`.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -183,6 +187,11 @@ async fn run_on(
     let seeded = civitas::seed(database, issues, options.accounts, options.seed)?;
     eprintln!("   seeded in {:.1} s", seeded.as_secs_f64());
     let mut size = SizeReport::new(database.backend, issues, options.accounts, seeded);
+    if let Some(sql) = &options.after_seed_sql {
+        eprintln!("   running --after-seed-sql: {sql}");
+        ceiling::execute(database, sql).await?;
+        size.after_seed_sql = Some(sql.clone());
+    }
 
     let sample = ceiling::sample_issues(database, options.pool_size).await?;
     eprintln!("   sampled {} issues for reads", sample.len());

@@ -98,6 +98,8 @@ pub struct SizeReport {
     pub issues: u64,
     pub accounts: u64,
     pub seed_seconds: f64,
+    /// `--after-seed-sql`, when given: the figures are of a changed schema.
+    pub after_seed_sql: Option<String>,
     pub radius_m: f64,
     pub near_mean_items: f64,
     pub ceilings: Ceilings,
@@ -117,6 +119,7 @@ impl SizeReport {
             issues,
             accounts,
             seed_seconds: seeded.as_secs_f64(),
+            after_seed_sql: None,
             radius_m: 0.0,
             near_mean_items: 0.0,
             ceilings: Ceilings::default(),

@@ -244,3 +244,33 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
     }
     assert_eq!(signed_in, 1);
 }
+
+#[actix_web::test]
+async fn profile_edits_from_two_devices_do_not_overwrite_each_other_unseen() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let read = app.get_as("/me", &ada.access_token).await;
+    let tag = read.headers()["etag"].to_str().unwrap().to_owned();
+    let edit = |tag: String, name: &'static str| {
+        app.client
+            .patch(app.api("/me"))
+            .bearer_auth(&ada.access_token)
+            .header("if-match", tag)
+            .json(&json!({"display_name": name}))
+            .send()
+    };
+    assert_eq!(edit(tag.clone(), "Ada L.").await.unwrap().status(), 200);
+    problem(
+        edit(tag, "Ada Lovelace").await.unwrap(),
+        412,
+        "precondition_failed",
+    )
+    .await;
+    let me: Value = app
+        .get_as("/me", &ada.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["display_name"], "Ada L.");
+}

@@ -1174,3 +1174,36 @@ async fn the_adopting_groups_organiser_may_resolve_the_issue_and_a_plain_member_
         "status_changed"
     );
 }
+
+#[actix_web::test]
+async fn a_stale_if_match_leaves_a_group_unchanged() {
+    let app = TestApp::spawn().await;
+    let ada = person(&app, "ada@example.org").await;
+    let id = create(&app, &ada, group("Mill Lane Friends", 51.5, -0.1)).await;
+    let path = format!("/groups/{id}");
+    let read = app.get_as(&path, &ada.who.access_token).await;
+    let tag = read.headers()["etag"].to_str().unwrap().to_owned();
+    let edit = |tag: String, name: &'static str| {
+        app.client
+            .patch(app.api(&path))
+            .bearer_auth(&ada.who.access_token)
+            .header("if-match", tag)
+            .json(&json!({"name": name}))
+            .send()
+    };
+    assert_eq!(
+        edit(tag.clone(), "Mill Lane Friends of the Park")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    problem(
+        edit(tag, "Mill Lane Gardeners").await.unwrap(),
+        412,
+        "precondition_failed",
+    )
+    .await;
+    let now = get(&app, &path, Some(&ada)).await;
+    assert_eq!(now["name"], "Mill Lane Friends of the Park");
+}

@@ -1007,3 +1007,82 @@ async fn near_searches_are_exact_in_both_hemispheres_and_at_high_latitudes() {
         }
     }
 }
+
+#[actix_web::test]
+async fn reads_carry_etags_and_edits_refuse_a_stale_if_match() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let bob = app.citizen("bob@example.org").await;
+    let issue = report(&app, &ada, litter("Bags by the bridge", LAT, LON)).await;
+    let path = format!("/issues/{}", issue["id"].as_str().unwrap());
+
+    let first = app.get_as(&path, &ada.access_token).await;
+    assert_eq!(first.status(), 200);
+    let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(
+        tag.starts_with('"') && !tag.starts_with("W/"),
+        "strong: {tag}"
+    );
+    let cached = app
+        .client
+        .get(app.api(&path))
+        .bearer_auth(&ada.access_token)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    assert_eq!(cached.headers()["etag"], tag.as_str());
+    assert!(cached.bytes().await.unwrap().is_empty());
+
+    // Another device's edit changes the tag; the first device's stale edit is refused.
+    let patch = |tag: String, title: &'static str| {
+        app.client
+            .patch(app.api(&path))
+            .bearer_auth(&ada.access_token)
+            .header("if-match", tag)
+            .json(&json!({"title": title}))
+            .send()
+    };
+    let response = patch(tag.clone(), "Bags by the old bridge").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let stale = patch(tag.clone(), "Bags by the new bridge").await.unwrap();
+    problem(stale, 412, "precondition_failed").await;
+    let now = app.get_as(&path, &ada.access_token).await;
+    let fresh = now.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(fresh, tag);
+    let body: Value = now.json().await.unwrap();
+    assert_eq!(
+        body["title"], "Bags by the old bridge",
+        "the stale edit changed nothing"
+    );
+    let response = patch(fresh.clone(), "Bags by the new bridge")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A change by someone else (a supporter) changes the tag too.
+    let before = app.get_as(&path, &bob.access_token).await.headers()["etag"].clone();
+    let response = app
+        .client
+        .put(app.api(&format!("{path}/support")))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let after = app.get_as(&path, &bob.access_token).await.headers()["etag"].clone();
+    assert_ne!(before, after);
+
+    // Lists are tagged as well.
+    let list = app.client.get(app.api("/issues")).send().await.unwrap();
+    let tag = list.headers()["etag"].clone();
+    let again = app
+        .client
+        .get(app.api("/issues"))
+        .header("if-none-match", tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}

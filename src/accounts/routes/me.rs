@@ -1,6 +1,6 @@
 //! The caller's own account: profile, password, verification mail and sessions.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::auth::send_verification_mail;
@@ -41,12 +41,14 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
 #[utoipa::path(
     tag = "Me",
     security(("bearer" = [])),
+    params(("If-Match" = Option<String>, Header, description = "The `ETag` of the profile as last read; `412` if it changed since")),
     request_body = UpdateMeRequest,
     responses(
         (status = 200, description = "The updated profile", body = MeView),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 412, response = crate::error::PreconditionFailed),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -55,8 +57,10 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     body: web::Json<UpdateMeRequest>,
 ) -> ApiResult<web::Json<MeView>> {
+    let if_match = crate::conditional::if_match(&req);
     let UpdateMeRequest {
         display_name,
         notification_preferences,
@@ -80,6 +84,8 @@ pub async fn update_me(
         return Err(ApiError::validation(errors));
     }
     let account = db::write(&state.pool, move |conn| {
+        let current = MeView::from(models::find_account(conn, &user.account_id)?);
+        crate::conditional::check_if_match(if_match.as_deref(), &current)?;
         let now = db::now();
         if let Some(name) = name {
             models::set_display_name(conn, &user.account_id, &name.into_inner(), now)?;

@@ -1,6 +1,6 @@
 //! Creating, finding, reading and editing groups.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 
 use super::{locked_group, no_such_group, organiser};
 use crate::auth::{AuthUser, MaybeUser, VerifiedCitizen};
@@ -296,7 +296,10 @@ pub async fn get_group(
 #[utoipa::path(
     tag = "Groups",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Group id")),
+    params(
+        ("id" = String, Path, description = "Group id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the group as last read; `412` if it changed since"),
+    ),
     request_body = UpdateGroupRequest,
     responses(
         (status = 200, description = "The updated group", body = GroupDetail),
@@ -305,6 +308,7 @@ pub async fn get_group(
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 412, response = crate::error::PreconditionFailed),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -315,9 +319,11 @@ pub async fn update_group(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<UpdateGroupRequest>,
 ) -> ApiResult<web::Json<GroupDetail>> {
     let id = id.into_inner();
+    let if_match = crate::conditional::if_match(&req);
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     let name = errors.optional(body.name.as_deref(), |n| GroupName::parse("name", n));
@@ -372,6 +378,8 @@ pub async fn update_group(
         if edits_profile || body.verified.is_none() {
             organiser(conn, &row.id, &user)?;
         }
+        let current = group_detail(conn, row.clone(), Some(&user))?;
+        crate::conditional::check_if_match(if_match.as_deref(), &current)?;
         let mut changes = GroupChangeset::default();
         let mut changed = false;
         if let Some(name) = name.filter(|n| n.as_str() != row.name) {

@@ -1,12 +1,13 @@
 //! Reporting an issue, finding issues, duplicate suggestions, one issue, editing.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 
 use super::{allowed_for, issue_view, issue_views};
 use crate::auth::{AuthUser, MaybeUser};
 use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
+use crate::conditional;
 use crate::db;
 use crate::domain::{Address, Coordinates, Description, Title, parse_bbox};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
@@ -552,10 +553,16 @@ pub(crate) fn issue_detail(
 
 /// Edit an issue: the reporter while it is still `reported`, staff at any time. Only
 /// staff may change the category. Every change is recorded on the timeline.
+///
+/// Send `If-Match` with the `ETag` of the issue as you last read it to be sure nobody
+/// changed it since: a stale tag answers `412` and changes nothing.
 #[utoipa::path(
     tag = "Issues",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Issue id")),
+    params(
+        ("id" = String, Path, description = "Issue id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the issue as last read"),
+    ),
     request_body = UpdateIssueRequest,
     responses(
         (status = 200, description = "The updated issue", body = IssueDetail),
@@ -563,6 +570,7 @@ pub(crate) fn issue_detail(
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
+        (status = 412, response = crate::error::PreconditionFailed),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -573,9 +581,11 @@ pub async fn update_issue(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<UpdateIssueRequest>,
 ) -> ApiResult<web::Json<IssueDetail>> {
     let id = id.into_inner();
+    let if_match = conditional::if_match(&req);
     let body = body.into_inner();
     let mut errors = FieldErrors::new();
     let title = errors.optional(body.title.as_deref(), |t| Title::parse("title", t));
@@ -619,6 +629,8 @@ pub async fn update_issue(
                 ));
             }
         }
+        let current = issue_detail(conn, &row.id, Some(&user))?;
+        conditional::check_if_match(if_match.as_deref(), &current)?;
         let mut changes = IssueChangeset::default();
         let mut changed: Vec<&str> = Vec::new();
         if let Some(title) = title.map(Title::into_inner).filter(|t| *t != row.title) {
