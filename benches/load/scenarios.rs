@@ -51,7 +51,7 @@ fn detail(f: Arc<Fixtures>) -> Op {
 
 fn report_body(f: &Fixtures, n: u64) -> serde_json::Value {
     let place = &f.issues[pick(n, f.issues.len())];
-    // A few metres from a seeded issue, so the duplicate check has work to do.
+    // Within about 100 m of a seeded issue, so the duplicate check has work to do.
     let jitter = |salt: u64| ((mix(n ^ salt) % 2001) as f64 - 1000.0) / 1_000_000.0;
     json!({
         "category": "pothole",

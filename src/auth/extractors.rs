@@ -199,7 +199,8 @@ impl<R: RoleSet + 'static> FromRequest for RoleGuard<R> {
     }
 }
 
-/// The signed-in account when the request carries a token, `None` when it carries none.
+/// The signed-in account when the request carries a token, `None` when it carries none
+/// (or a partner client's token: partners see what the public sees).
 /// A token that is present but not valid is still refused (401): a client with a broken
 /// token should hear about it rather than silently see the public view.
 #[derive(Debug, Clone)]
@@ -211,6 +212,14 @@ impl FromRequest for MaybeUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if !req.headers().contains_key(header::AUTHORIZATION) {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        // A partner client reads public routes as the public does.
+        let partner = bearer_token(req)
+            .ok()
+            .and_then(|token| token_typ(&token))
+            .is_some_and(|typ| typ == PARTNER_TOKEN_TYP);
+        if partner {
             return Box::pin(async { Ok(Self(None)) });
         }
         let user = AuthUser::from_request(req, payload);

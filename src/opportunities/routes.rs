@@ -1,6 +1,6 @@
 //! The opportunity routes: create (organisers of a group), find, read, change.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
 use super::models::{
@@ -462,7 +462,10 @@ pub async fn get_opportunity(
 #[utoipa::path(
     tag = "Opportunities",
     security(("bearer" = []), ("partner" = ["opportunities:write"])),
-    params(("id" = String, Path, description = "Opportunity id")),
+    params(
+        ("id" = String, Path, description = "Opportunity id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the opportunity as last read; `412` if it changed since"),
+    ),
     request_body = UpdateOpportunityRequest,
     responses(
         (status = 200, description = "The updated opportunity", body = OpportunityView),
@@ -471,6 +474,7 @@ pub async fn get_opportunity(
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 412, response = crate::error::PreconditionFailed),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -481,10 +485,12 @@ pub async fn update_opportunity(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<UpdateOpportunityRequest>,
 ) -> ApiResult<web::Json<OpportunityView>> {
     let id = id.into_inner();
     let body = body.into_inner();
+    let if_match = crate::conditional::if_match(&req);
     let view = db::write(&state.pool, move |conn| {
         if let Caller::Partner(client) = &caller {
             client.require(Scope::OpportunitiesWrite)?;
@@ -499,6 +505,17 @@ pub async fn update_opportunity(
                 "not_organiser",
                 "Only the group's organisers (or the partner that published it) may change it.",
             ));
+        }
+        // Compared with what `GET` shows now, conditions settled as `GET` settles them.
+        if if_match.is_some() {
+            pledge_models::settle_conditions(
+                conn,
+                &pledge_models::Target::Opportunity(id.clone()),
+                db::now(),
+            )?;
+            row = models::find_opportunity(conn, &id)?;
+            let current = OpportunityView::from(row.clone());
+            crate::conditional::check_if_match(if_match.as_deref(), &current)?;
         }
         if row.status == CANCELLED || row.status == COMPLETED {
             return Err(ApiError::conflict(

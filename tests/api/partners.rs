@@ -567,3 +567,45 @@ async fn a_partner_publishes_runs_and_reads_the_pledges_of_its_own_opportunities
         .unwrap();
     assert_eq!(pledges["items"][0]["status"], "withdrawn");
 }
+
+#[actix_web::test]
+async fn a_partner_reads_public_routes_and_edits_its_opportunity_only_when_current() {
+    let app = TestApp::spawn().await;
+    let charity = app.partner("Riverside Food Bank", &["opportunities:write"]);
+    let token = app.partner_token(&charity).await;
+    let body = json!({
+        "title": "Sort donations", "description": "Sorting tins for the food bank",
+        "online": true, "starts_at": in_hours(24), "ends_at": in_hours(27), "status": "published"
+    });
+    let created: Value = app
+        .post_json_as("/opportunities", &token, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/opportunities/{}", created["id"].as_str().unwrap());
+
+    // Public reads work with a partner token, as for anyone.
+    let read = app.get_as(&path, &token).await;
+    assert_eq!(read.status(), 200);
+    let tag = read.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(app.get_as("/issues", &token).await.status(), 200);
+
+    let edit = |tag: String, title: &'static str| {
+        app.client
+            .patch(app.api(&path))
+            .bearer_auth(&token)
+            .header("if-match", tag)
+            .json(&json!({"title": title}))
+            .send()
+    };
+    assert_eq!(edit(tag.clone(), "Sort tins").await.unwrap().status(), 200);
+    problem(
+        edit(tag, "Sort jars").await.unwrap(),
+        412,
+        "precondition_failed",
+    )
+    .await;
+    let now: Value = app.get_as(&path, &token).await.json().await.unwrap();
+    assert_eq!(now["title"], "Sort tins");
+}
