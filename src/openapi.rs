@@ -32,8 +32,8 @@ default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every res
 `x-request-id` (echoed when the request sent one). Successful reads carry a strong \
 `ETag`; send it back in `If-None-Match` to get `304 Not Modified`, or in `If-Match` on \
 `PATCH /issues/{id}`, `/groups/{id}`, `/opportunities/{id}` and `/me` to get `412` instead \
-of overwriting a change \
-made since you read. Answers are compressed when `Accept-Encoding` asks (gzip, br).",
+of overwriting a change made since you read. Answers are compressed when \
+`Accept-Encoding` asks (gzip, br).",
         license(name = "AGPL-3.0-or-later"),
     ),
     modifiers(&BearerAuth),
