@@ -60,6 +60,14 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_owned())
 }
 
+/// Whether the request carries a partner client's access token (told by its `typ`).
+pub(crate) fn has_partner_token(req: &HttpRequest) -> bool {
+    bearer_token(req)
+        .ok()
+        .and_then(|token| token_typ(&token))
+        .is_some_and(|typ| typ == PARTNER_TOKEN_TYP)
+}
+
 pub(crate) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
@@ -215,11 +223,7 @@ impl FromRequest for MaybeUser {
             return Box::pin(async { Ok(Self(None)) });
         }
         // A partner client reads public routes as the public does.
-        let partner = bearer_token(req)
-            .ok()
-            .and_then(|token| token_typ(&token))
-            .is_some_and(|typ| typ == PARTNER_TOKEN_TYP);
-        if partner {
+        if has_partner_token(req) {
             return Box::pin(async { Ok(Self(None)) });
         }
         let user = AuthUser::from_request(req, payload);

@@ -45,8 +45,8 @@ pub async fn dispatch_once(state: &web::Data<AppState>) -> Result<usize, ApiErro
         let events = claim(conn, BATCH)?;
         let now = db::now();
         let mut pushes: Vec<PushMessage> = Vec::new();
+        webhooks::fanout(conn, &events, now)?;
         for event in &events {
-            webhooks::fanout(conn, event, now)?;
             pushes.extend(notifications::fanout(conn, event, now)?);
         }
         let ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();

@@ -7,8 +7,8 @@ use futures_util::future::LocalBoxFuture;
 use super::Scope;
 use super::models::find_client;
 use crate::auth::AuthUser;
-use crate::auth::extractors::{app_state, bearer_token};
-use crate::auth::tokens::{ACCESS_TOKEN_TYP, PARTNER_TOKEN_TYP, token_typ, verify_partner_token};
+use crate::auth::extractors::{app_state, bearer_token, has_partner_token};
+use crate::auth::tokens::{ACCESS_TOKEN_TYP, token_typ, verify_partner_token};
 use crate::db;
 use crate::error::ApiError;
 
@@ -100,11 +100,7 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_partner = bearer_token(req)
-            .ok()
-            .and_then(|token| token_typ(&token))
-            .is_some_and(|typ| typ == PARTNER_TOKEN_TYP);
-        if is_partner {
+        if has_partner_token(req) {
             let client = PartnerClient::from_request(req, payload);
             Box::pin(async move { Ok(Self::Partner(client.await?)) })
         } else {

@@ -18,15 +18,31 @@ use super::models::{self, Target};
 use crate::db::schema::opportunities;
 use crate::db::{DbConnection, utc};
 use crate::events::Event;
-use crate::issues::views::IssueDetail;
 use crate::partners::Scope;
 
-/// Queues a delivery of `event` for every active subscription that wants it and whose
+/// Queues a delivery of each event for every active subscription that wants it and whose
 /// client may see it. Runs in the dispatcher's transaction, so the deliveries exist
-/// exactly when the event is marked dispatched.
-pub fn fanout(conn: &mut DbConnection, event: &Event, now: NaiveDateTime) -> QueryResult<()> {
-    let targets: Vec<Target> = models::active_targets(conn)?
-        .into_iter()
+/// exactly when the events are marked dispatched; the subscriptions are read once for
+/// the whole batch.
+pub fn fanout(conn: &mut DbConnection, events: &[Event], now: NaiveDateTime) -> QueryResult<()> {
+    let active: Vec<Target> = models::active_targets(conn)?;
+    if active.is_empty() {
+        return Ok(());
+    }
+    for event in events {
+        fanout_one(conn, &active, event, now)?;
+    }
+    Ok(())
+}
+
+fn fanout_one(
+    conn: &mut DbConnection,
+    active: &[Target],
+    event: &Event,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let targets: Vec<&Target> = active
+        .iter()
         .filter(|target| target.wants(&event.kind))
         .collect();
     if targets.is_empty() {
@@ -41,7 +57,7 @@ pub fn fanout(conn: &mut DbConnection, event: &Event, now: NaiveDateTime) -> Que
         "data": visible.data,
     })
     .to_string();
-    for target in targets.iter().filter(|target| visible.may_see(target)) {
+    for target in targets.into_iter().filter(|target| visible.may_see(target)) {
         models::queue_delivery(
             conn,
             &target.subscription_id,
@@ -113,18 +129,7 @@ fn issue_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Visi
     let Some(row) = crate::issues::models::find_issue(conn, &event.subject_id).optional()? else {
         return Ok(None);
     };
-    let photos = crate::photos::list_photos(conn, &row.id)?
-        .into_iter()
-        .map(crate::photos::PhotoView::from)
-        .collect();
-    let detail = IssueDetail {
-        issue: crate::issues::routes::issue_view(conn, row, None)?,
-        photos,
-        supported_by_me: None,
-        followed_by_me: None,
-        allowed_transitions: Vec::new(),
-        reporter_contact: None,
-    };
+    let detail = crate::issues::routes::detail_of(conn, row, None)?;
     let mut data = to_value(detail)?;
     // Only what the public timeline shows: never the acting account's id (it would
     // unmask an anonymous reporter).

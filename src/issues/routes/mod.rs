@@ -4,7 +4,7 @@
 mod community;
 mod report;
 
-pub(crate) use report::record_report;
+pub(crate) use report::{detail_of, record_report};
 mod status;
 
 use chrono::NaiveDateTime;

@@ -524,9 +524,18 @@ pub(crate) fn issue_detail(
     viewer: Option<&AuthUser>,
 ) -> ApiResult<IssueDetail> {
     let row = models::find_issue(conn, id).map_err(|_| ApiError::not_found("No such issue."))?;
+    Ok(detail_of(conn, row, viewer)?)
+}
+
+/// The detail of an issue already read, as `viewer` may see it.
+pub(crate) fn detail_of(
+    conn: &mut db::DbConnection,
+    row: IssueRow,
+    viewer: Option<&AuthUser>,
+) -> diesel::QueryResult<IssueDetail> {
     let (supported, followed) = match viewer {
         Some(user) => {
-            let (s, f) = models::bonds_of(conn, id, &user.account_id)?;
+            let (s, f) = models::bonds_of(conn, &row.id, &user.account_id)?;
             (Some(s), Some(f))
         }
         None => (None, None),
@@ -537,7 +546,7 @@ pub(crate) fn issue_detail(
         .as_deref()
         .filter(|_| viewer.is_some_and(|v| v.role.is_staff()))
         .and_then(|contact| serde_json::from_str(contact).ok());
-    let photos = crate::photos::models::list_photos(conn, id)?
+    let photos = crate::photos::models::list_photos(conn, &row.id)?
         .into_iter()
         .map(crate::photos::PhotoView::from)
         .collect();
