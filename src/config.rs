@@ -265,6 +265,26 @@ pub struct Settings {
     )]
     pub metrics_token: Option<String>,
 
+    /// Rate limits, comma-separated `class=N/period` (period `s`, `m`, `h`), or `off`.
+    /// Classes: `anonymous` (per IP, any route without a token), `account` (per citizen
+    /// or partner client, any route), and the stricter `auth` (register, sign-in,
+    /// password reset, token exchanges; per IP), `report` (new issues, Open311 requests),
+    /// `comment` and `pledge` (per caller). Unnamed classes keep their defaults.
+    #[arg(
+        long,
+        env = "CIVITAS_RATE_LIMITS",
+        default_value = crate::ratelimit::DEFAULT_LIMITS,
+        global = true
+    )]
+    pub rate_limits: String,
+
+    /// Reverse proxies in front of Civitas that append to `X-Forwarded-For` (0: clients
+    /// connect directly). The client's address for per-IP limits is then the entry this
+    /// many hops from the right; set it only when every request passes those proxies.
+    #[arg(long, env = "CIVITAS_TRUSTED_PROXY_HOPS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=10), global = true)]
+    pub trusted_proxy_hops: u8,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "CIVITAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -327,6 +347,8 @@ pub struct Config {
     /// Browser origins allowed by CORS; `["*"]` for any.
     pub cors_origins: Vec<String>,
     pub metrics_token: Option<SecretString>,
+    pub rate_limits: crate::ratelimit::RateLimits,
+    pub trusted_proxy_hops: u8,
     pub log_format: LogFormat,
 }
 
@@ -375,6 +397,8 @@ impl Settings {
         }
         let cors_origins =
             parse_origins(&self.cors_origins).map_err(|e| format!("CIVITAS_CORS_ORIGINS: {e}"))?;
+        let rate_limits = crate::ratelimit::RateLimits::parse(&self.rate_limits)
+            .map_err(|e| format!("CIVITAS_RATE_LIMITS: {e}"))?;
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!(
                 "CIVITAS_MAIL_FROM: not a mailbox: {:?}",
@@ -408,6 +432,8 @@ impl Settings {
                 .metrics_token
                 .filter(|token| !token.is_empty())
                 .map(SecretString::from),
+            rate_limits,
+            trusted_proxy_hops: self.trusted_proxy_hops,
             log_format: self.log_format,
         })
     }
@@ -439,6 +465,8 @@ impl Config {
             push_relay_url: None,
             cors_origins: Vec::new(),
             metrics_token: None,
+            rate_limits: crate::ratelimit::RateLimits::off(),
+            trusted_proxy_hops: 0,
             log_format: LogFormat::Text,
         }
     }

@@ -212,6 +212,18 @@ impl ApiError {
         )
     }
 
+    /// 422 for a request that is well-formed but cannot be processed as sent (not a
+    /// field's fault).
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    /// Asks the client to wait `seconds` before retrying (`Retry-After`).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
     /// 422: well-formed, but some fields are invalid.
     pub fn validation(errors: impl Into<Vec<FieldError>>) -> Self {
         let mut error = Self::new(

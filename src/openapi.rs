@@ -14,6 +14,7 @@ use crate::error::{
     ProblemDetails, ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
+use crate::ratelimit::RateLimitDocs;
 use crate::{
     accounts, auth, categories, groups, health, issues, metrics, notifications, open311,
     opportunities, partners, photos, pledges, webhooks,
@@ -30,10 +31,22 @@ Conventions: JSON in and out, snake_case keys, RFC 3339 UTC times, opaque string
 are RFC 9457 `application/problem+json` with a stable `code`. Lists take `limit` (1–100, \
 default 20) and an opaque `cursor`, and answer `{items, next_cursor}`. Every response carries \
 `x-request-id` (echoed when the request sent one). Successful reads carry a strong \
-`ETag`; send it back in `If-None-Match` to get `304 Not Modified`, or in `If-Match` on \
-`PATCH /issues/{id}`, `/groups/{id}`, `/opportunities/{id}` and `/me` to get `412` instead \
-of overwriting a change made since you read. Answers are compressed when \
-`Accept-Encoding` asks (gzip, br).",
+`ETag`; send it back in `If-None-Match` to get `304 Not Modified`, or in `If-Match` on any \
+`PATCH` to get `412` instead of overwriting a change made since you read. Every `POST`, \
+`PUT`, `PATCH` and `DELETE` accepts an `Idempotency-Key` (1–255 visible ASCII characters, \
+kept 24 hours per caller): a retry with the same key and request gets the first answer \
+again with `Idempotent-Replayed: true`, the same key on a different request is `422`, and \
+a retry while the first is still running is `409` with `Retry-After` (sign-in, refresh and \
+token exchanges ignore the key: they are safe to repeat). Answers are compressed when \
+`Accept-Encoding` asks (gzip, br).\n\n\
+Rate limits: every request counts against a limit per client address (without a valid bearer \
+token) or per account or partner client (with one); sign-up, sign-in, password reset and \
+token requests (per address), new reports, comments and pledges (per caller) count against \
+stricter limits as well. Counted answers carry `RateLimit-Limit`, `RateLimit-Remaining`, \
+`RateLimit-Reset` (seconds until the whole quota is back) and `RateLimit-Policy` \
+(`requests;w=window seconds`) for the limit closest to being reached; over a limit the \
+answer is `429` `too_many_requests` with `Retry-After` in seconds. The limits are set by the \
+operator (`CIVITAS_RATE_LIMITS`) and counted by each server node.",
         license(name = "AGPL-3.0-or-later"),
     ),
     modifiers(&BearerAuth),
@@ -66,6 +79,7 @@ of overwriting a change made since you read. Answers are compressed when \
         (name = "Partners", description = "Partner clients (charities, the council's systems): OAuth 2 client credentials with scopes, managed by admins."),
         (name = "Webhooks", description = "Partners' webhook subscriptions: signed deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`) of the events a partner may see, retried with back-off, and their delivery log. Needs the `webhooks:manage` scope."),
         (name = "Notifications", description = "The caller's in-app notification feed and push devices. What a citizen hears about is set by `notification_preferences` on `/me`."),
+        (name = "Sync", description = "One ordered feed of what changed for the caller, for offline-first apps: their issues, groups, pledges, the opportunities pledged to, notifications and profile, as current states or tombstones, after an opaque cursor that never skips a change."),
         (name = "Operations", description = "Health probes and Prometheus metrics."),
         (name = "Open311", description = "Open311 GeoReport v2 under `/open311/v2`, in XML or JSON: services are the active categories, service requests are issues. Submitting needs an `api_key`: a partner client secret with the `open311:submit` scope. Errors are lists of `{code, description}` in the requested format."),
     )
@@ -114,7 +128,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(photos::routes::configure)
             .configure(partners::routes::configure)
             .configure(notifications::routes::configure)
-            .configure(webhooks::routes::configure),
+            .configure(webhooks::routes::configure)
+            .configure(crate::sync::routes::configure),
     )
     .service(utoipa_actix_web::scope("/open311/v2").configure(open311::routes::configure))
     .service(auth::routes::get_jwks)
@@ -125,11 +140,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// The OpenAPI document.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new()
+    let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    // After the routes are in: it adds `429` to every rate-limited operation.
+    RateLimitDocs.modify(&mut api);
     api
 }
 
@@ -137,3 +154,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 pub fn spec_json() -> anyhow::Result<String> {
     Ok(spec().to_pretty_json()? + "\n")
 }
+
+/// The bounds a schema documents, read back for the unit tests that hold them to the code.
+#[cfg(test)]
+pub(crate) mod bounds;

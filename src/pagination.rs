@@ -20,7 +20,8 @@ pub struct PageQuery {
     /// How many items to return: 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (at most 512 characters).
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::push::Push;
 use crate::photos::Photos;
-use crate::{conditional, openapi, telemetry};
+use crate::{conditional, idempotency, openapi, ratelimit, telemetry};
 
 /// The largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -36,6 +36,10 @@ pub struct AppState {
     /// Push delivery: the log provider, or the HTTP relay when `push_relay_url` is set.
     pub push: Push,
     pub metrics: Metrics,
+    /// Rate-limit counters of this node.
+    pub limiter: crate::ratelimit::Limiter,
+    /// Idempotency keys whose first request is running on this node.
+    pub in_flight: crate::idempotency::InFlight,
 }
 
 /// CORS for browser clients: only the configured origins (none by default), any method
@@ -57,6 +61,10 @@ fn cors(config: &Config) -> Cors {
             header::ETAG,
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+            header::HeaderName::from_static("ratelimit-policy"),
         ])
         .max_age(3600);
     for origin in &config.cors_origins {
@@ -108,6 +116,7 @@ pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
     let photos = Photos::from_config(&config)?;
     let push = Push::from_config(&config)?;
     let metrics = Metrics::new()?;
+    let limiter = crate::ratelimit::Limiter::new(&config.rate_limits);
     Ok(AppState {
         config,
         pool,
@@ -117,6 +126,8 @@ pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
         photos,
         push,
         metrics,
+        limiter,
+        in_flight: crate::idempotency::InFlight::default(),
     })
 }
 
@@ -159,8 +170,11 @@ impl Application {
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("There is no such route."))
                 }))
+                .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(conditional::conditional_get))
                 .wrap(Compress::default())
+                // Inside CORS and the security headers, so a 429 carries them too.
+                .wrap(from_fn(ratelimit::limit))
                 .wrap(cors(&app_state.config))
                 .wrap(security_headers(&app_state.config))
                 .wrap(app_state.metrics.http.clone())
@@ -171,6 +185,8 @@ impl Application {
         .run();
         actix_web::rt::spawn(crate::events::dispatcher::run(state.clone()));
         actix_web::rt::spawn(crate::webhooks::sender::run(state.clone()));
+        actix_web::rt::spawn(idempotency::housekeeping(state.clone()));
+        actix_web::rt::spawn(ratelimit::housekeeping(state.clone()));
         tracing::info!(%address, "listening");
         Ok(Self {
             server,

@@ -135,6 +135,8 @@ impl Server {
             .arg("serve")
             .env("CIVITAS_BIND", format!("127.0.0.1:{port}"))
             .env("CIVITAS_DB_POOL_SIZE", pool_size.to_string())
+            // The benchmark measures throughput, not the limits that protect it.
+            .env("CIVITAS_RATE_LIMITS", "off")
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),

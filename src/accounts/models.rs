@@ -78,8 +78,8 @@ pub fn set_display_name(
             accounts::display_name.eq(name),
             accounts::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    profile_changed(conn, id)
 }
 
 pub fn set_password_hash(
@@ -93,8 +93,8 @@ pub fn set_password_hash(
             accounts::password_hash.eq(hash),
             accounts::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    profile_changed(conn, id)
 }
 
 pub fn mark_email_verified(
@@ -111,8 +111,13 @@ pub fn mark_email_verified(
         accounts::email_verified_at.eq(now),
         accounts::updated_at.eq(now),
     ))
-    .execute(conn)
-    .map(|_| ())
+    .execute(conn)?;
+    profile_changed(conn, id)
+}
+
+/// Logs a change to the account's own profile (`GET /me`) for its sync feed.
+fn profile_changed(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    crate::sync::record_for(conn, crate::sync::Entity::Account, id, id)
 }
 
 /// A session row: one signed-in device.

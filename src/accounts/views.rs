@@ -14,13 +14,14 @@ use crate::notifications::preferences::{NotificationPreferencesPatch, Preference
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Used to sign in; compared case-insensitively. At most 254 characters.
-    #[schema(example = "ada@example.org")]
+    /// Used to sign in; compared case-insensitively. At most 254 bytes once trimmed.
+    #[schema(example = "ada@example.org", max_length = 254)]
     pub email: String,
-    /// 10 to 128 characters, not a well-known password.
+    /// 10 to 128 characters (not trimmed), not a well-known password.
     #[schema(value_type = String, format = Password, min_length = 10, max_length = 128)]
     pub password: SecretString,
-    /// Shown next to what the citizen posts. 1 to 50 characters.
+    /// Shown next to what the citizen posts. 1 to 50 characters once trimmed, no control
+    /// characters.
     #[schema(example = "Ada", min_length = 1, max_length = 50)]
     pub display_name: String,
 }
@@ -35,22 +36,29 @@ pub struct RegistrationAccepted {
 /// A single-use token from a mail.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MailTokenRequest {
+    /// At most 256 bytes; anything longer is not a token (`400`).
+    #[schema(min_length = 1, max_length = 256)]
     pub token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.org")]
+    /// At most 254 bytes once trimmed; anything else cannot sign in (`401`).
+    #[schema(example = "ada@example.org", max_length = 254)]
     pub email: String,
-    #[schema(value_type = String, format = Password)]
+    /// At most 1024 bytes; anything longer cannot sign in (`401`).
+    #[schema(value_type = String, format = Password, max_length = 1024)]
     pub password: SecretString,
-    /// A name for this device, shown in the list of sessions. At most 100 characters.
+    /// A name for this device, shown in the list of sessions. At most 100 characters once
+    /// trimmed, no control characters; blank is the same as none.
     #[schema(example = "Ada's phone", max_length = 100)]
     pub device_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// At most 256 bytes; anything longer is not a refresh token (`401`).
+    #[schema(min_length = 1, max_length = 256)]
     pub refresh_token: String,
 }
 
@@ -72,7 +80,8 @@ pub struct TokenPair {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordResetRequest {
-    #[schema(example = "ada@example.org")]
+    /// At most 254 bytes once trimmed.
+    #[schema(example = "ada@example.org", max_length = 254)]
     pub email: String,
 }
 
@@ -84,16 +93,20 @@ pub struct PasswordResetAccepted {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordResetConfirm {
-    /// The token from the reset mail.
+    /// The token from the reset mail (at most 256 bytes; anything longer is not one: `400`).
+    #[schema(min_length = 1, max_length = 256)]
     pub token: String,
+    /// 10 to 128 characters (not trimmed), not a well-known password.
     #[schema(value_type = String, format = Password, min_length = 10, max_length = 128)]
     pub new_password: SecretString,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
-    #[schema(value_type = String, format = Password)]
+    /// At most 1024 bytes; anything longer is not the current password (`422`).
+    #[schema(value_type = String, format = Password, max_length = 1024)]
     pub current_password: SecretString,
+    /// 10 to 128 characters (not trimmed), not a well-known password.
     #[schema(value_type = String, format = Password, min_length = 10, max_length = 128)]
     pub new_password: SecretString,
 }
@@ -103,6 +116,7 @@ pub struct ChangePasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    /// 1 to 50 characters once trimmed, no control characters.
     #[schema(example = "Ada L.", min_length = 1, max_length = 50)]
     pub display_name: Option<String>,
     /// Kinds of notification to switch on (`true`) or off (`false`); kinds left out stay
@@ -163,6 +177,37 @@ impl SessionView {
             created_at: utc(session.created_at),
             last_used_at: utc(session.last_used_at),
             expires_at: utc(session.expires_at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DisplayName, Email, NewPassword};
+    use crate::openapi::bounds::{assert_lengths, property};
+
+    #[test]
+    fn documented_lengths_are_the_enforced_ones() {
+        for password in [
+            property::<RegisterRequest>("password"),
+            property::<PasswordResetConfirm>("new_password"),
+            property::<ChangePasswordRequest>("new_password"),
+        ] {
+            assert_lengths(&password, 'é', |p| NewPassword::parse("p", p).is_ok());
+        }
+        for name in [
+            property::<RegisterRequest>("display_name"),
+            property::<UpdateMeRequest>("display_name"),
+        ] {
+            assert_lengths(&name, 'é', |n| DisplayName::parse("n", n).is_ok());
+        }
+        for email in [
+            property::<RegisterRequest>("email"),
+            property::<LoginRequest>("email"),
+            property::<PasswordResetRequest>("email"),
+        ] {
+            assert_eq!(email["maxLength"], Email::MAX_LEN);
         }
     }
 }

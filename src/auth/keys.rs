@@ -205,6 +205,11 @@ impl KeyStore {
         Ok(self.read()?.verifying.get(kid).cloned())
     }
 
+    /// The verifying key for `kid` if this node holds it already (no database access).
+    pub fn cached_verifying_key(&self, kid: &str) -> anyhow::Result<Option<DecodingKey>> {
+        Ok(self.read()?.verifying.get(kid).cloned())
+    }
+
     /// The public keys, as published.
     pub fn jwks(&self, conn: &mut DbConnection) -> anyhow::Result<JwkSet> {
         let stale = self.read()?.loaded_at.elapsed() >= Duration::from_secs(30);

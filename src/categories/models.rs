@@ -40,11 +40,16 @@ impl Datatype {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionValue {
-    /// What an answer sends: 1 to 100 characters, unique within the question.
-    #[schema(example = "small")]
+    /// What an answer sends: 1 to 100 characters once trimmed, on one line, unique within
+    /// the question.
+    #[schema(example = "small", min_length = 1, max_length = 100)]
     pub key: String,
-    /// What a person reads: 1 to 200 characters.
-    #[schema(example = "Smaller than a dinner plate")]
+    /// What a person reads: 1 to 200 characters once trimmed, on one line.
+    #[schema(
+        example = "Smaller than a dinner plate",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
 }
 
@@ -54,20 +59,26 @@ pub struct QuestionValue {
 pub struct Question {
     /// The key of the answer in `answers`: 1 to 50 characters of `a-z`, `0-9` and `_`,
     /// unique within the category.
-    #[schema(example = "size")]
+    #[schema(
+        example = "size",
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[a-z0-9_]{1,50}$"
+    )]
     pub code: String,
     pub datatype: Datatype,
     /// Whether a report must answer it. Default `false`.
     #[serde(default)]
     pub required: bool,
-    /// The question as shown: 1 to 500 characters.
-    #[schema(example = "How big is it?")]
+    /// The question as shown: 1 to 500 characters once trimmed, on one line.
+    #[schema(example = "How big is it?", min_length = 1, max_length = 500)]
     pub description: String,
     /// Where it comes among the category's questions, lowest first. Default 0.
     #[serde(default)]
     pub order: i32,
     /// The allowed answers: 1 to 100 for list datatypes, none for the others.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub values: Vec<QuestionValue>,
 }
 

@@ -2,7 +2,7 @@
 //! also see inactive ones, and create and change categories.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use diesel::OptionalExtension;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -170,7 +170,10 @@ pub async fn create_category(
 #[utoipa::path(
     tag = "Categories",
     security(("bearer" = [])),
-    params(("code" = String, Path, description = "The category's code", example = "pothole")),
+    params(
+        ("code" = String, Path, description = "The category's code", example = "pothole"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the category as last read; `412` if it changed since"),
+    ),
     request_body = UpdateCategoryRequest,
     responses(
         (status = 200, description = "The category as changed", body = CategoryView),
@@ -178,6 +181,7 @@ pub async fn create_category(
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
+        (status = 412, response = crate::error::PreconditionFailed),
         (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
@@ -189,11 +193,19 @@ pub async fn update_category(
     state: web::Data<AppState>,
     _officer: RoleGuard<Officers>,
     code: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<UpdateCategoryRequest>,
 ) -> ApiResult<web::Json<CategoryView>> {
     let changes = CategoryChanges::try_from(body.into_inner()).map_err(ApiError::validation)?;
     let code = code.into_inner();
+    let if_match = crate::conditional::if_match(&req);
     let category = db::write(&state.pool, move |conn| {
+        if if_match.is_some() {
+            let current = models::find_category(conn, &code)
+                .optional()?
+                .ok_or_else(no_such_category)?;
+            crate::conditional::check_if_match(if_match.as_deref(), &CategoryView::from(current))?;
+        }
         models::update_category(conn, &code, &changes, db::now())
             .optional()?
             .ok_or_else(no_such_category)

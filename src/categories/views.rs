@@ -75,26 +75,28 @@ pub struct CreateCategoryRequest {
         pattern = "^[a-z0-9_-]{2,50}$"
     )]
     pub code: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters once trimmed, on one line.
     #[schema(example = "Broken road sign", min_length = 1, max_length = 100)]
     pub name: String,
-    /// At most 2000 characters. Default empty.
+    /// At most 2000 characters once trimmed. Default empty.
     #[schema(max_length = 2000)]
     pub description: Option<String>,
-    /// A heading to list it under, at most 100 characters. Default empty.
+    /// A heading to list it under, at most 100 characters once trimmed, on one line.
+    /// Default empty.
     #[schema(example = "Roads", max_length = 100)]
     pub group: Option<String>,
-    /// At most 20 words, each 1 to 50 characters without commas.
-    #[schema(example = json!(["sign", "bent"]))]
+    /// At most 20 words, each 1 to 50 characters once trimmed, on one line, without commas.
+    #[schema(example = json!(["sign", "bent"]), max_items = 20, min_length = 1, max_length = 50)]
     pub keywords: Option<Vec<String>>,
     pub handled_by: HandledBy,
-    /// At most 2000 characters. Default empty.
+    /// At most 2000 characters once trimmed. Default empty.
     #[schema(max_length = 2000)]
     pub safety_notes: Option<String>,
     /// Default `true`.
     pub active: Option<bool>,
     /// At most 30, with unique codes. List datatypes need 1 to 100 values with unique keys;
     /// other datatypes take none.
+    #[schema(max_items = 30)]
     pub questions: Option<Vec<Question>>,
 }
 
@@ -104,18 +106,26 @@ pub struct CreateCategoryRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategoryRequest {
+    /// 1 to 100 characters once trimmed, on one line.
     #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    /// At most 2000 characters once trimmed.
     #[schema(max_length = 2000)]
     pub description: Option<String>,
+    /// At most 100 characters once trimmed, on one line.
     #[schema(max_length = 100)]
     pub group: Option<String>,
+    /// Replaces every keyword: at most 20, each 1 to 50 characters once trimmed, on one
+    /// line, without commas.
+    #[schema(max_items = 20, min_length = 1, max_length = 50)]
     pub keywords: Option<Vec<String>>,
     pub handled_by: Option<HandledBy>,
+    /// At most 2000 characters once trimmed.
     #[schema(max_length = 2000)]
     pub safety_notes: Option<String>,
     pub active: Option<bool>,
-    /// Replaces all the questions.
+    /// Replaces all the questions: at most 30, as on creation.
+    #[schema(max_items = 30)]
     pub questions: Option<Vec<Question>>,
 }
 
@@ -479,6 +489,67 @@ mod tests {
 
     fn pair(field: &str, code: &str) -> (String, String) {
         (field.to_owned(), code.to_owned())
+    }
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        use crate::categories::models::Question;
+        use crate::openapi::bounds::{assert_items, assert_lengths, property};
+
+        let ok = |field: &str, value: serde_json::Value| {
+            NewCategory::try_from(with(field, value)).is_ok()
+        };
+        let question = |code: &str, description: &str, values: serde_json::Value| {
+            let datatype = if values == json!([]) {
+                "string"
+            } else {
+                "singlevaluelist"
+            };
+            json!({"code": code, "datatype": datatype, "description": description, "values": values})
+        };
+        assert_lengths(&property::<CreateCategoryRequest>("code"), 'a', |code| {
+            parse_code(code).is_ok()
+        });
+        for field in ["name", "description", "group", "safety_notes"] {
+            assert_lengths(&property::<CreateCategoryRequest>(field), 'é', |value| {
+                ok(field, json!(value))
+            });
+        }
+        let keywords = property::<CreateCategoryRequest>("keywords");
+        assert_lengths(&keywords["items"], 'é', |k| ok("keywords", json!([k])));
+        assert_items(&keywords, |n| {
+            let many: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            ok("keywords", json!(many))
+        });
+        assert_items(&property::<CreateCategoryRequest>("questions"), |n| {
+            let many: Vec<_> = (0..n)
+                .map(|i| question(&format!("q{i}"), "Why?", json!([])))
+                .collect();
+            ok("questions", json!(many))
+        });
+        assert_lengths(&property::<Question>("code"), 'a', |code| {
+            ok("questions", json!([question(code, "Why?", json!([]))]))
+        });
+        assert_lengths(&property::<Question>("description"), 'é', |text| {
+            ok("questions", json!([question("q", text, json!([]))]))
+        });
+        assert_items(&property::<Question>("values"), |n| {
+            let values: Vec<_> = (0..n)
+                .map(|i| json!({"key": format!("v{i}"), "name": "V"}))
+                .collect();
+            ok("questions", json!([question("q", "Why?", json!(values))]))
+        });
+        for field in ["key", "name"] {
+            let schema = property::<crate::categories::models::QuestionValue>(field);
+            assert_lengths(&schema, 'é', |text| {
+                let value = if field == "key" {
+                    json!({"key": text, "name": "V"})
+                } else {
+                    json!({"key": "v", "name": text})
+                };
+                ok("questions", json!([question("q", "Why?", json!([value]))]))
+            });
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use secrecy::ExposeSecret;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, DatabaseUrl};
 use crate::error::ApiError;
@@ -149,17 +150,17 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
 
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite, so a writer takes the
 /// lock up front instead of failing to upgrade a read lock half-way; a plain transaction
-/// on PostgreSQL.
+/// on PostgreSQL. Inside a transaction already (a request's, see [`RequestTransaction`]),
+/// `f` runs in a savepoint instead, so its failure undoes only its own changes.
 pub fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    match conn {
-        DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
-        }
-        DbConnection::Postgresql(inner) => AnsiTransactionManager::begin_transaction(inner)?,
+    if in_transaction(conn)? {
+        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+    } else {
+        begin_outer(conn)?;
     }
     match f(conn) {
         Ok(value) => {
@@ -173,12 +174,112 @@ where
     }
 }
 
-/// Runs a read on the blocking pool.
+fn begin_outer(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+        }
+        DbConnection::Postgresql(inner) => AnsiTransactionManager::begin_transaction(inner),
+    }
+}
+
+fn in_transaction(conn: &mut DbConnection) -> diesel::QueryResult<bool> {
+    let depth = match conn {
+        DbConnection::Sqlite(inner) => <AnsiTransactionManager as TransactionManager<
+            SqliteConnection,
+        >>::transaction_manager_status_mut(inner)
+        .transaction_depth()?,
+        DbConnection::Postgresql(inner) => <AnsiTransactionManager as TransactionManager<
+            PgConnection,
+        >>::transaction_manager_status_mut(inner)
+        .transaction_depth()?,
+    };
+    Ok(depth.is_some())
+}
+
+tokio::task_local! {
+    static REQUEST_TRANSACTION: RequestTransaction;
+}
+
+/// One transaction around a whole request, for keyed writes (see `idempotency`): every
+/// [`read`] and [`write`] the request makes runs on its connection, each write in a
+/// savepoint, and the stored answer commits together with the change. Dropped without
+/// [`commit`](Self::commit), the connection goes back broken and the pool discards it,
+/// which rolls everything back.
+#[derive(Clone)]
+pub struct RequestTransaction(Arc<Mutex<PooledConnection>>);
+
+impl RequestTransaction {
+    /// Takes a connection and begins the transaction (on SQLite, takes the write lock).
+    pub fn begin(pool: &Pool) -> Result<Self, ApiError> {
+        let mut conn = pool.get()?;
+        begin_outer(&mut conn)?;
+        Ok(Self(Arc::new(Mutex::new(conn))))
+    }
+
+    /// Runs `f` on the transaction's connection (blocking: call from the blocking pool).
+    pub fn run<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut conn = self
+            .0
+            .lock()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("a request transaction panicked")))?;
+        f(&mut conn)
+    }
+
+    /// Commits everything the request did.
+    pub fn commit(&self) -> Result<(), ApiError> {
+        self.run(|conn| {
+            Ok(<DbConnection as Connection>::TransactionManager::commit_transaction(conn)?)
+        })
+    }
+
+    /// Rolls everything back.
+    pub fn rollback(&self) -> Result<(), ApiError> {
+        self.run(|conn| {
+            Ok(<DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?)
+        })
+    }
+
+    /// Runs `future` with every [`read`] and [`write`] inside it going through this
+    /// transaction.
+    pub async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
+        REQUEST_TRANSACTION.scope(self, future).await
+    }
+
+    fn current() -> Option<Self> {
+        REQUEST_TRANSACTION.try_with(Clone::clone).ok()
+    }
+}
+
+/// Spawns `future` as a task of its own that still belongs to the current request's
+/// transaction, if it has one (a task spawned plainly would wait on that transaction's
+/// lock, or not see its rows).
+pub fn spawn<F>(future: F) -> actix_web::rt::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + 'static,
+    F::Output: 'static,
+{
+    let transaction = RequestTransaction::current();
+    actix_web::rt::spawn(async move {
+        match transaction {
+            Some(transaction) => transaction.scope(future).await,
+            None => future.await,
+        }
+    })
+}
+
+/// Runs a read on the blocking pool (inside the request's transaction when it has one).
 pub async fn read<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
+    if let Some(request) = RequestTransaction::current() {
+        return actix_web::web::block(move || request.run(|conn| transaction(conn, f))).await?;
+    }
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
@@ -187,12 +288,16 @@ where
     .await?
 }
 
-/// Runs `f` in a write transaction on the blocking pool.
+/// Runs `f` in a write transaction on the blocking pool (a savepoint of the request's
+/// transaction when it has one).
 pub async fn write<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
+    if let Some(request) = RequestTransaction::current() {
+        return actix_web::web::block(move || request.run(|conn| transaction(conn, f))).await?;
+    }
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;

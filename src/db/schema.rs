@@ -386,3 +386,35 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 diesel::allow_tables_to_appear_in_same_query!(notifications, accounts);
 diesel::allow_tables_to_appear_in_same_query!(push_devices, accounts);
+
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        headers -> Text,
+        body -> Binary,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_changes (seq) {
+        seq -> BigInt,
+        txid -> BigInt,
+        entity_type -> Text,
+        entity_id -> Text,
+        account_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+// The sync feed filters the change log by what the reader relates to.
+diesel::allow_tables_to_appear_in_same_query!(sync_changes, issues);
+diesel::allow_tables_to_appear_in_same_query!(sync_changes, issue_supports);
+diesel::allow_tables_to_appear_in_same_query!(sync_changes, issue_follows);
+diesel::allow_tables_to_appear_in_same_query!(sync_changes, group_members);
+diesel::allow_tables_to_appear_in_same_query!(sync_changes, pledges);
+diesel::allow_tables_to_appear_in_same_query!(sync_changes, notifications);

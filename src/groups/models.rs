@@ -8,6 +8,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{accounts, group_members, groups, issues};
 use crate::domain::{MemberRole, MemberStatus};
 use crate::issues::models::{Circle, METRES_PER_DEGREE, like_pattern};
+use crate::sync::{self, Entity};
 
 use crate::db::lower;
 
@@ -82,8 +83,8 @@ impl MemberRow {
 pub fn insert_group(conn: &mut DbConnection, group: &GroupRow) -> QueryResult<()> {
     diesel::insert_into(groups::table)
         .values(group)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    sync::record(conn, Entity::Group, &group.id)
 }
 
 /// One live (not archived) group; `NotFound` if there is none.
@@ -128,8 +129,8 @@ pub fn update_group(
 ) -> QueryResult<()> {
     diesel::update(groups::table.find(id))
         .set(changes)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    sync::record(conn, Entity::Group, id)
 }
 
 /// Group names by id (archived ones too: an issue keeps naming its adopter).
@@ -253,8 +254,8 @@ pub fn is_organiser(
 pub fn insert_member(conn: &mut DbConnection, member: &MemberRow) -> QueryResult<()> {
     diesel::insert_into(group_members::table)
         .values(member)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    sync::record_for(conn, Entity::Group, &member.group_id, &member.account_id)
 }
 
 /// Sets a member row's role and status. A row that becomes active, or starts over after
@@ -277,14 +278,13 @@ pub fn set_member(
             group_members::created_at.eq(created_at),
             group_members::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    sync::record_for(conn, Entity::Group, &current.group_id, &current.account_id)
 }
 
 pub fn delete_member(conn: &mut DbConnection, group_id: &str, account_id: &str) -> QueryResult<()> {
-    diesel::delete(group_members::table.find((group_id, account_id)))
-        .execute(conn)
-        .map(|_| ())
+    diesel::delete(group_members::table.find((group_id, account_id))).execute(conn)?;
+    sync::record_for(conn, Entity::Group, group_id, account_id)
 }
 
 /// How many active owners the group has.
@@ -298,7 +298,8 @@ pub fn active_owner_count(conn: &mut DbConnection, group_id: &str) -> QueryResul
 }
 
 /// Recounts the group's active members into `member_count`; call it in the transaction
-/// of every membership change (with the group locked) so the count is always exact.
+/// of every membership change (with the group locked) so the count is always exact. A
+/// count that moved is a change to the group for everyone who caches it.
 pub fn recount_members(conn: &mut DbConnection, group_id: &str) -> QueryResult<i32> {
     let active: i64 = group_members::table
         .filter(group_members::group_id.eq(group_id))
@@ -306,9 +307,16 @@ pub fn recount_members(conn: &mut DbConnection, group_id: &str) -> QueryResult<i
         .count()
         .get_result(conn)?;
     let count = i32::try_from(active).unwrap_or(i32::MAX);
-    diesel::update(groups::table.find(group_id))
-        .set(groups::member_count.eq(count))
-        .execute(conn)?;
+    let moved = diesel::update(
+        groups::table
+            .find(group_id)
+            .filter(groups::member_count.ne(count)),
+    )
+    .set(groups::member_count.eq(count))
+    .execute(conn)?;
+    if moved > 0 {
+        sync::record(conn, Entity::Group, group_id)?;
+    }
     Ok(count)
 }
 

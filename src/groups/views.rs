@@ -11,10 +11,10 @@ use crate::domain::{JoinPolicy, MemberRole, MemberStatus, Tags};
 /// A new group.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateGroupRequest {
-    /// 3 to 80 characters; unique whatever its case.
+    /// 3 to 80 characters once trimmed, on one line; unique whatever its case.
     #[schema(example = "Friends of Elm Park", min_length = 3, max_length = 80)]
     pub name: String,
-    /// Plain text, at most 4000 characters.
+    /// Plain text, at most 4000 characters once trimmed.
     #[serde(default)]
     #[schema(
         example = "We pick litter and plant bulbs in Elm Park.",
@@ -22,17 +22,18 @@ pub struct CreateGroupRequest {
     )]
     pub description: String,
     /// The centre of the group's area: WGS84 latitude, −90 to 90.
-    #[schema(example = 51.5072)]
+    #[schema(example = 51.5072, minimum = -90, maximum = 90)]
     pub lat: f64,
     /// The centre of the group's area: WGS84 longitude, −180 to 180.
-    #[schema(example = -0.1276)]
+    #[schema(example = -0.1276, minimum = -180, maximum = 180)]
     pub lon: f64,
     /// The radius of the group's area in metres, 50 to 50000.
     #[schema(example = 1500.0, minimum = 50, maximum = 50000)]
     pub radius_m: f64,
-    /// At most 20 tags, each 1 to 30 characters of `a-z`, `0-9` and `-` (lower-cased).
+    /// At most 20 tags, each 1 to 30 characters of `a-z`, `0-9` and `-` once trimmed and
+    /// lower-cased; repeats are dropped.
     #[serde(default)]
-    #[schema(example = json!(["litter", "gardening"]))]
+    #[schema(example = json!(["litter", "gardening"]), max_items = 20, min_length = 1, max_length = 30)]
     pub tags: Vec<String>,
     /// `open` (default), `approval` or `invite`.
     #[schema(value_type = Option<JoinPolicy>)]
@@ -44,13 +45,24 @@ pub struct CreateGroupRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroupRequest {
+    /// 3 to 80 characters once trimmed, on one line.
+    #[schema(min_length = 3, max_length = 80)]
     pub name: Option<String>,
+    /// At most 4000 characters once trimmed.
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
-    /// Give `lat` and `lon` together.
+    /// Give `lat` and `lon` together: −90 to 90.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    /// −180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
+    /// 50 to 50000 metres.
+    #[schema(minimum = 50, maximum = 50000)]
     pub radius_m: Option<f64>,
-    /// Replaces every tag.
+    /// Replaces every tag: at most 20, each 1 to 30 characters of `a-z`, `0-9` and `-`
+    /// once trimmed and lower-cased.
+    #[schema(max_items = 20, min_length = 1, max_length = 30)]
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<JoinPolicy>)]
     pub join_policy: Option<String>,
@@ -65,13 +77,18 @@ pub struct ListGroupsQuery {
     /// `lat,lon`: groups whose centre is within `radius` of this point, nearest first.
     #[param(example = "51.5072,-0.1276")]
     pub near: Option<String>,
-    /// Metres around `near`: default 1000, at most 50000.
-    #[param(minimum = 1, maximum = 50000)]
+    /// Metres around `near`: above 0, at most 50000; default 1000.
+    #[param(exclusive_minimum = 0, maximum = 50000)]
     pub radius: Option<f64>,
-    /// Text to find in the name or description (1 to 100 characters).
+    /// Text to find in the name or description: at most 100 characters once trimmed
+    /// (blank is the same as none).
+    #[param(max_length = 100)]
     pub q: Option<String>,
+    /// How many groups to return: 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 
@@ -83,8 +100,11 @@ pub struct ListMembersQuery {
     /// for others than `active` (`pending` requests, `invited`, `banned`, `removed`).
     #[param(example = "pending")]
     pub status: Option<String>,
+    /// How many members to return: 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 
@@ -204,5 +224,55 @@ impl MemberView {
             status: row.status(),
             joined_at: utc(row.created_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Coordinates, Description, GroupName, Radius};
+    use crate::issues::routes::MAX_RADIUS_M;
+    use crate::openapi::bounds::{assert_items, assert_lengths, assert_range, param, property};
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        for name in [
+            property::<CreateGroupRequest>("name"),
+            property::<UpdateGroupRequest>("name"),
+        ] {
+            assert_lengths(&name, 'é', |n| GroupName::parse("n", n).is_ok());
+        }
+        for description in [
+            property::<CreateGroupRequest>("description"),
+            property::<UpdateGroupRequest>("description"),
+        ] {
+            assert_lengths(&description, 'é', |d| Description::parse("d", d).is_ok());
+        }
+        for request in [
+            serde_json::to_value(<CreateGroupRequest as utoipa::PartialSchema>::schema()),
+            serde_json::to_value(<UpdateGroupRequest as utoipa::PartialSchema>::schema()),
+        ] {
+            let properties = &request.unwrap()["properties"];
+            assert_range(&properties["lat"], 0.001, |lat| {
+                Coordinates::new("lat", lat, "lon", 0.0).is_ok()
+            });
+            assert_range(&properties["lon"], 0.001, |lon| {
+                Coordinates::new("lat", 0.0, "lon", lon).is_ok()
+            });
+            assert_range(&properties["radius_m"], 0.001, |r| {
+                Radius::parse("radius_m", r).is_ok()
+            });
+            let tags = &properties["tags"];
+            assert_lengths(&tags["items"], 'a', |tag| {
+                Tags::parse("tags", &[tag.to_owned()]).is_ok()
+            });
+            assert_items(tags, |n| {
+                let many: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+                Tags::parse("tags", &many).is_ok()
+            });
+        }
+        let radius = param::<ListGroupsQuery>("radius");
+        assert_eq!(radius["maximum"], MAX_RADIUS_M);
+        assert_eq!(radius["exclusiveMinimum"], 0.0);
     }
 }

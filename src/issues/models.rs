@@ -253,6 +253,13 @@ pub fn search_issues(
     }
 }
 
+/// SQL that holds for a row of `sync_changes` whose issue is not in the public list of
+/// `search_issues`: every stored issue is listed today, so only a deleted one is not.
+/// Whatever later hides issues from the list (moderation) adds its condition here too and
+/// logs the change (`sync::record`), and `GET /issues?include_deleted=true` reports it.
+pub const NOT_LISTED_SQL: &str =
+    "NOT EXISTS (SELECT 1 FROM issues WHERE issues.id = sync_changes.entity_id)";
+
 type BoxedIssues<'a> = issues::BoxedQuery<
     'a,
     <DbConnection as diesel::Connection>::Backend,
@@ -401,6 +408,7 @@ pub fn add_bond(
     };
     if added == 1 {
         bump_count(conn, bond, issue_id, 1)?;
+        crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
     }
     Ok(added == 1)
 }
@@ -428,10 +436,12 @@ pub fn remove_bond(
     };
     if removed == 1 {
         bump_count(conn, bond, issue_id, -1)?;
+        crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
     }
     Ok(removed == 1)
 }
 
+/// Moves a count the issue shows, which changes the issue for everyone who caches it.
 fn bump_count(conn: &mut DbConnection, bond: Bond, issue_id: &str, by: i32) -> QueryResult<()> {
     let target = issues::table.find(issue_id);
     match bond {
@@ -442,7 +452,7 @@ fn bump_count(conn: &mut DbConnection, bond: Bond, issue_id: &str, by: i32) -> Q
             .set(issues::follower_count.eq(issues::follower_count + by))
             .execute(conn)?,
     };
-    Ok(())
+    crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)
 }
 
 /// Whether the account supports and follows the issue.
@@ -533,9 +543,11 @@ pub fn find_comment(
         .first(conn)
 }
 
-/// Deletes a comment's text, leaving a tombstone in the timeline.
+/// Deletes a comment's text, leaving a tombstone in the timeline (a change to the issue
+/// for the sync feed).
 pub fn tombstone_comment(
     conn: &mut DbConnection,
+    issue_id: &str,
     comment_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -544,6 +556,6 @@ pub fn tombstone_comment(
             issue_events::body.eq(None::<String>),
             issue_events::deleted_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)
 }

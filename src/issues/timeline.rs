@@ -97,9 +97,10 @@ pub struct EventRow {
     pub actor_client_id: Option<String>,
 }
 
-/// Appends an event to an issue's timeline and raises the matching domain event in the
-/// outbox; returns the entry's id. Call it inside the transaction that makes the change,
-/// so the history never disagrees with the state and no event describes a rollback.
+/// Appends an event to an issue's timeline, raises the matching domain event in the
+/// outbox and logs the change for the sync feed; returns the entry's id. Call it inside
+/// the transaction that makes the change, so the history never disagrees with the state
+/// and no event describes a rollback.
 pub fn record(
     conn: &mut DbConnection,
     issue_id: &str,
@@ -141,5 +142,6 @@ pub fn record(
         }),
         now,
     )?;
+    crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)?;
     Ok(id)
 }

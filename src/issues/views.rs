@@ -11,17 +11,17 @@ use crate::db::utc;
 /// A new report.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateIssueRequest {
-    /// A category code from `GET /categories`.
-    #[schema(example = "pothole")]
+    /// A category code from `GET /categories` (an active one; at most 50 characters).
+    #[schema(example = "pothole", max_length = 50)]
     pub category: String,
-    /// 3 to 120 characters.
+    /// 3 to 120 characters once trimmed; no control characters but tabs and line breaks.
     #[schema(
         example = "Deep pothole outside the school",
         min_length = 3,
         max_length = 120
     )]
     pub title: String,
-    /// Plain text, at most 4000 characters.
+    /// Plain text, at most 4000 characters once trimmed.
     #[schema(
         example = "About a metre wide; cyclists swerve into traffic.",
         max_length = 4000
@@ -29,15 +29,17 @@ pub struct CreateIssueRequest {
     #[serde(default)]
     pub description: String,
     /// WGS84 latitude, −90 to 90.
-    #[schema(example = 51.5072)]
+    #[schema(example = 51.5072, minimum = -90, maximum = 90)]
     pub lat: f64,
     /// WGS84 longitude, −180 to 180.
-    #[schema(example = -0.1276)]
+    #[schema(example = -0.1276, minimum = -180, maximum = 180)]
     pub lon: f64,
-    /// A human-readable address, at most 300 characters.
-    #[schema(example = "12 High Street")]
+    /// A human-readable address, at most 300 characters once trimmed; blank is the same as
+    /// none.
+    #[schema(example = "12 High Street", max_length = 300)]
     pub address: Option<String>,
-    /// Answers to the category's questions, keyed by question code.
+    /// Answers to the category's questions, keyed by question code (a category asks at
+    /// most 30). A `string` answer takes at most 500 characters, a `text` one 4000.
     #[schema(value_type = Object, example = json!({"size": "medium"}))]
     #[serde(default)]
     pub answers: serde_json::Map<String, serde_json::Value>,
@@ -51,16 +53,22 @@ pub struct CreateIssueRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIssueRequest {
+    /// 3 to 120 characters once trimmed.
+    #[schema(min_length = 3, max_length = 120)]
     pub title: Option<String>,
+    /// At most 4000 characters once trimmed.
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
-    /// `null` clears it.
+    /// At most 300 characters once trimmed; `null` or blank clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 300)]
     pub address: Option<Option<String>>,
-    /// Replaces every answer; validated against the (possibly new) category.
+    /// Replaces every answer; validated against the (possibly new) category, as on
+    /// creation.
     #[schema(value_type = Option<Object>)]
     pub answers: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Staff only.
+    /// Staff only: an active category's code (at most 50 characters).
+    #[schema(max_length = 50)]
     pub category: Option<String>,
 }
 
@@ -74,7 +82,9 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeStatusRequest {
     pub status: Status,
-    /// Why: required, 1 to 2000 characters (for `declined`, the council's reason).
+    /// Why: required, 1 to 2000 characters once trimmed (for `declined`, the council's
+    /// reason).
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
     /// With `status: duplicate`, the issue this one duplicates.
     pub duplicate_of: Option<String>,
@@ -83,7 +93,8 @@ pub struct ChangeStatusRequest {
 /// A comment.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateCommentRequest {
-    /// 1 to 2000 characters of plain text.
+    /// 1 to 2000 characters of plain text, once trimmed.
+    #[schema(min_length = 1, max_length = 2000)]
     pub body: String,
 }
 
@@ -94,24 +105,30 @@ pub struct ListIssuesQuery {
     /// `lat,lon`: issues within `radius` of this point, nearest first.
     #[param(example = "51.5072,-0.1276")]
     pub near: Option<String>,
-    /// Metres around `near`: default 1000, at most 50000.
-    #[param(minimum = 1, maximum = 50000)]
+    /// Metres around `near`: above 0, at most 50000; default 1000.
+    #[param(exclusive_minimum = 0, maximum = 50000)]
     pub radius: Option<f64>,
-    /// `min_lon,min_lat,max_lon,max_lat`: issues inside the box, newest first.
+    /// `min_lon,min_lat,max_lon,max_lat`: issues inside the box, newest first. At most 10
+    /// degrees across in each direction.
     #[param(example = "-0.2,51.4,-0.0,51.6")]
     pub bbox: Option<String>,
-    /// Category codes, comma-separated.
+    /// Category codes, comma-separated (at most 20).
     pub category: Option<String>,
-    /// Statuses, comma-separated.
+    /// Statuses, comma-separated (at most 20).
     pub status: Option<String>,
-    /// Text to find in the title or description (1 to 100 characters).
+    /// Text to find in the title or description: at most 100 characters once trimmed
+    /// (blank is the same as none).
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// `me`: only issues the caller reported (needs a token).
     pub reported_by: Option<String>,
     /// Only issues changed at or after this time (RFC 3339).
     pub updated_since: Option<String>,
+    /// How many issues to return: 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 
@@ -119,9 +136,14 @@ pub struct ListIssuesQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DuplicatesQuery {
+    /// WGS84 latitude, −90 to 90.
+    #[param(minimum = -90, maximum = 90)]
     pub lat: f64,
+    /// WGS84 longitude, −180 to 180.
+    #[param(minimum = -180, maximum = 180)]
     pub lon: f64,
-    /// A category code.
+    /// A category code (1 to 50 bytes).
+    #[param(min_length = 1, max_length = 50)]
     pub category: String,
 }
 
@@ -298,4 +320,52 @@ pub struct TimelineEntry {
     /// `true` for a comment its author deleted.
     pub deleted: bool,
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Address, Coordinates, Description, Note, Title};
+    use crate::issues::routes::MAX_RADIUS_M;
+    use crate::openapi::bounds::{assert_lengths, assert_range, param, property};
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        for title in [
+            property::<CreateIssueRequest>("title"),
+            property::<UpdateIssueRequest>("title"),
+        ] {
+            assert_lengths(&title, 'é', |t| Title::parse("t", t).is_ok());
+        }
+        for description in [
+            property::<CreateIssueRequest>("description"),
+            property::<UpdateIssueRequest>("description"),
+        ] {
+            assert_lengths(&description, 'é', |d| Description::parse("d", d).is_ok());
+        }
+        // A blank address is no address.
+        for address in [
+            property::<CreateIssueRequest>("address"),
+            property::<UpdateIssueRequest>("address"),
+        ] {
+            assert_lengths(&address, 'é', |a| {
+                a.trim().is_empty() || Address::parse("a", a).is_ok()
+            });
+        }
+        for note in [
+            property::<ChangeStatusRequest>("note"),
+            property::<CreateCommentRequest>("body"),
+        ] {
+            assert_lengths(&note, 'é', |n| Note::parse("n", n).is_ok());
+        }
+        let lat = |lat| Coordinates::new("lat", lat, "lon", 0.0).is_ok();
+        let lon = |lon| Coordinates::new("lat", 0.0, "lon", lon).is_ok();
+        assert_range(&property::<CreateIssueRequest>("lat"), 0.001, lat);
+        assert_range(&property::<CreateIssueRequest>("lon"), 0.001, lon);
+        assert_range(&param::<DuplicatesQuery>("lat"), 0.001, lat);
+        assert_range(&param::<DuplicatesQuery>("lon"), 0.001, lon);
+        let radius = param::<ListIssuesQuery>("radius");
+        assert_eq!(radius["maximum"], MAX_RADIUS_M);
+        assert_eq!(radius["exclusiveMinimum"], 0.0);
+    }
 }

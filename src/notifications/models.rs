@@ -12,6 +12,7 @@ use crate::db::schema::{
     accounts, groups, issue_events, issue_follows, notifications, push_devices,
 };
 use crate::issues::timeline::EventRow;
+use crate::sync::{self, Entity};
 
 /// The most push devices an account keeps: registering one more drops the one registered
 /// longest ago, so an app that re-registers on every launch cannot grow the list forever.
@@ -37,8 +38,8 @@ pub struct NotificationRow {
     pub created_at: NaiveDateTime,
 }
 
-/// Adds a notification unless the account already has one for the event; returns
-/// whether it was added.
+/// Adds a notification unless the account already has one for the event (and logs it
+/// for the account's sync feed); returns whether it was added.
 pub fn insert_notification(conn: &mut DbConnection, row: &NotificationRow) -> QueryResult<bool> {
     let query = diesel::insert_into(notifications::table)
         .values(row)
@@ -48,6 +49,9 @@ pub fn insert_notification(conn: &mut DbConnection, row: &NotificationRow) -> Qu
         DbConnection::Sqlite(c) => query.execute(c)?,
         DbConnection::Postgresql(c) => query.execute(c)?,
     };
+    if added == 1 {
+        sync::record_for(conn, Entity::Notification, &row.id, &row.account_id)?;
+    }
     Ok(added == 1)
 }
 
@@ -83,24 +87,37 @@ pub fn unread_count(conn: &mut DbConnection, account_id: &str) -> QueryResult<i6
 }
 
 /// Marks the account's notifications among `ids` read (others' ids are ignored);
-/// `None` marks them all.
+/// `None` marks them all. Each one marked is a change for the account's sync feed (their
+/// other devices learn it was read).
 pub fn mark_read(
     conn: &mut DbConnection,
     account_id: &str,
     ids: Option<&[String]>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let unread = notifications::table
+    let mut unread = notifications::table
         .filter(notifications::account_id.eq(account_id))
-        .filter(notifications::read_at.is_null());
-    match ids {
-        Some(ids) => diesel::update(unread.filter(notifications::id.eq_any(ids)))
-            .set(notifications::read_at.eq(now))
-            .execute(conn),
-        None => diesel::update(unread)
-            .set(notifications::read_at.eq(now))
-            .execute(conn),
+        .filter(notifications::read_at.is_null())
+        .select(notifications::id)
+        .into_boxed();
+    if let Some(ids) = ids {
+        unread = unread.filter(notifications::id.eq_any(ids.to_vec()));
     }
+    let marked: Vec<String> = unread.load(conn)?;
+    if marked.is_empty() {
+        return Ok(0);
+    }
+    let count = diesel::update(
+        notifications::table
+            .filter(notifications::id.eq_any(&marked))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(now))
+    .execute(conn)?;
+    for id in &marked {
+        sync::record_for(conn, Entity::Notification, id, account_id)?;
+    }
+    Ok(count)
 }
 
 /// The preferences of one account.
@@ -137,8 +154,8 @@ pub fn set_preferences(
             accounts::notification_preferences.eq(preferences.to_stored()),
             accounts::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    sync::record_for(conn, Entity::Account, account_id, account_id)
 }
 
 /// The accounts following an issue.

@@ -83,6 +83,7 @@ pub async fn list_notifications(
         (status = 200, description = "Marked read", body = UnreadCount),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -142,13 +143,14 @@ pub async fn list_devices(
 #[utoipa::path(
     tag = "Notifications",
     security(("bearer" = [])),
-    params(("token" = String, Path, description = "The push token (FCM registration token, APNs device token, Web Push endpoint)", max_length = 4096)),
+    params(("token" = String, Path, description = "The push token (FCM registration token, APNs device token, Web Push endpoint): 1 to 4096 printable ASCII characters", min_length = 1, max_length = 4096, pattern = "^[!-~]+$")),
     request_body = RegisterDeviceRequest,
     responses(
         (status = 200, description = "Already registered to the caller; refreshed", body = DeviceView),
         (status = 201, description = "Registered to the caller", body = DeviceView),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -193,7 +195,7 @@ pub async fn register_device(
 #[utoipa::path(
     tag = "Notifications",
     security(("bearer" = [])),
-    params(("token" = String, Path, description = "The push token, as registered")),
+    params(("token" = String, Path, description = "The push token, as registered (at most 4096 characters)", min_length = 1, max_length = 4096)),
     responses(
         (status = 204, description = "Forgotten"),
         (status = 401, response = crate::error::Unauthorized),

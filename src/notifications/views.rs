@@ -76,7 +76,8 @@ pub struct NotificationPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkReadRequest {
-    #[schema(max_items = 100)]
+    /// 1 to 100 notification ids.
+    #[schema(min_items = 1, max_items = 100)]
     pub ids: Option<Vec<String>>,
     pub all: Option<bool>,
 }
@@ -275,6 +276,14 @@ mod tests {
                 "{ids:?} {all:?}"
             );
         }
+    }
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        use crate::openapi::bounds::{assert_items, property};
+        assert_items(&property::<MarkReadRequest>("ids"), |n| {
+            MarkRead::try_from(request(Some(n), None)).is_ok()
+        });
     }
 
     #[test]

@@ -193,7 +193,9 @@ pub struct ErrorItem {
 }
 
 /// The fields of a new request, as a form (documentation only: the form is read by hand so
-/// repeated and bracketed names work).
+/// repeated and bracketed names work). Values are trimmed, and a blank one is the same as
+/// none. A form carries at most 500 parameters (query string included), each value at
+/// most 16 KiB (16 384 bytes).
 #[derive(ToSchema)]
 #[schema(as = Open311RequestForm)]
 #[expect(dead_code, reason = "only its schema is used, by the OpenAPI document")]
@@ -205,29 +207,42 @@ pub struct RequestForm {
     jurisdiction_id: Option<String>,
     /// A service code from `services`.
     service_code: String,
-    /// WGS84 latitude. This server does not geocode: `lat` and `long` are required.
+    /// WGS84 latitude, −90 to 90. This server does not geocode: `lat` and `long` are
+    /// required.
+    #[schema(minimum = -90, maximum = 90)]
     lat: f64,
-    /// WGS84 longitude.
+    /// WGS84 longitude, −180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     long: f64,
     /// Kept as the address, with `lat` and `long`; at most 200 characters.
+    #[schema(max_length = 200)]
     address_string: Option<String>,
-    /// Plain text, at most 4000 characters; its first line becomes the title.
+    /// Plain text (no HTML), at most 4000 characters; its first line becomes the title.
+    #[schema(max_length = 4000)]
     description: Option<String>,
     /// `attribute[CODE]=value`, or `attribute[CODE][]=value` repeated for a
-    /// `multivaluelist`.
+    /// `multivaluelist`. A `string` answer takes at most 500 characters, a `text` one 4000.
     #[schema(rename = "attribute[CODE]")]
     attribute: Option<String>,
     /// The reporter's contact details (staff see them; they are never published), each
-    /// at most 200 characters.
+    /// at most 200 characters without control characters.
+    #[schema(max_length = 200)]
     email: Option<String>,
+    #[schema(max_length = 200)]
     first_name: Option<String>,
+    #[schema(max_length = 200)]
     last_name: Option<String>,
+    #[schema(max_length = 200)]
     phone: Option<String>,
+    #[schema(max_length = 200)]
     device_id: Option<String>,
+    #[schema(max_length = 200)]
     account_id: Option<String>,
     /// A photo hosted elsewhere: an http(s) URL, at most 2048 characters.
+    #[schema(max_length = 2048)]
     media_url: Option<String>,
-    /// Multipart only: photos (JPEG, PNG or WebP), as `media` or `media[]`.
+    /// Multipart only: photos (JPEG, PNG or WebP, at most 10 000 px a side), as `media` or
+    /// `media[]`, at most `CIVITAS_MAX_PHOTOS_PER_ISSUE` of them (10 by default).
     #[schema(value_type = Option<String>, format = Binary)]
     media: Option<Vec<u8>>,
 }

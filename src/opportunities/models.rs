@@ -50,8 +50,13 @@ pub struct OpportunityRow {
 pub fn insert_opportunity(conn: &mut DbConnection, row: &OpportunityRow) -> QueryResult<()> {
     diesel::insert_into(opportunities::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    changed(conn, &row.id)
+}
+
+/// Logs a change to the opportunity for the sync feed (its pledgers' apps cache it).
+fn changed(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    crate::sync::record(conn, crate::sync::Entity::Opportunity, id)
 }
 
 /// Saves every field of the row (counts excepted: those move only through
@@ -76,8 +81,8 @@ pub fn save_opportunity(conn: &mut DbConnection, row: &OpportunityRow) -> QueryR
             opportunities::status.eq(&row.status),
             opportunities::updated_at.eq(row.updated_at),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    changed(conn, &row.id)
 }
 
 pub fn find_opportunity(conn: &mut DbConnection, id: &str) -> QueryResult<OpportunityRow> {
@@ -99,6 +104,9 @@ pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     )
     .set(opportunities::confirmed_count.eq(opportunities::confirmed_count + 1))
     .execute(conn)?;
+    if taken == 1 {
+        changed(conn, id)?;
+    }
     Ok(taken == 1)
 }
 
@@ -109,15 +117,15 @@ pub fn free_place(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
             .filter(opportunities::confirmed_count.gt(0)),
     )
     .set(opportunities::confirmed_count.eq(opportunities::confirmed_count - 1))
-    .execute(conn)
-    .map(|_| ())
+    .execute(conn)?;
+    changed(conn, id)
 }
 
 pub fn bump_waitlist(conn: &mut DbConnection, id: &str, by: i32) -> QueryResult<()> {
     diesel::update(opportunities::table.find(id))
         .set(opportunities::waitlist_count.eq(opportunities::waitlist_count + by))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    changed(conn, id)
 }
 
 /// The search of `GET /opportunities`.
@@ -186,6 +194,6 @@ pub fn reset_counts(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
             opportunities::confirmed_count.eq(0),
             opportunities::waitlist_count.eq(0),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    changed(conn, id)
 }

@@ -122,7 +122,7 @@ pub(crate) fn manages(
 
 /// The opportunity if `caller` may see it: published ones to anyone, others to those who
 /// run it; everyone else gets 404.
-fn visible(
+pub(crate) fn visible(
     conn: &mut DbConnection,
     id: &str,
     caller: Option<&Caller>,
@@ -149,6 +149,7 @@ fn visible(
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -182,6 +183,7 @@ pub async fn create_opportunity(
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -375,6 +377,12 @@ pub async fn list_opportunities(
             }
             Err(error) => errors.push(error),
         }
+    } else if query.radius.is_some() {
+        errors.push(FieldError::new(
+            "radius",
+            "needs_near",
+            "`radius` needs `near`.",
+        ));
     }
     let skill = query
         .skill
@@ -475,6 +483,7 @@ pub async fn get_opportunity(
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
         (status = 412, response = crate::error::PreconditionFailed),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -490,6 +499,17 @@ pub async fn update_opportunity(
 ) -> ApiResult<web::Json<OpportunityView>> {
     let id = id.into_inner();
     let body = body.into_inner();
+    if body
+        .status
+        .as_deref()
+        .is_some_and(|s| ![DRAFT, PUBLISHED, CANCELLED, COMPLETED].contains(&s))
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            "invalid",
+            "`draft`, `published`, `cancelled` or `completed`.",
+        ));
+    }
     let if_match = crate::conditional::if_match(&req);
     let view = db::write(&state.pool, move |conn| {
         if let Caller::Partner(client) = &caller {
@@ -653,4 +673,46 @@ fn raise(
         serde_json::json!({ "title": row.title, "partner_client_id": row.partner_client_id }),
         now,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::bounds::{assert_items, assert_range, param, property};
+
+    fn passes(check: fn(Option<i32>, &mut Vec<FieldError>)) -> impl Fn(f64) -> bool {
+        move |value| {
+            let mut errors = Vec::new();
+            check(Some(value as i32), &mut errors);
+            errors.is_empty()
+        }
+    }
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        for (capacity, min_age, skills) in [
+            (
+                property::<CreateOpportunityRequest>("capacity"),
+                property::<CreateOpportunityRequest>("min_age"),
+                property::<CreateOpportunityRequest>("skills"),
+            ),
+            (
+                property::<UpdateOpportunityRequest>("capacity"),
+                property::<UpdateOpportunityRequest>("min_age"),
+                property::<UpdateOpportunityRequest>("skills"),
+            ),
+        ] {
+            assert_range(&capacity, 1.0, passes(check_capacity));
+            assert_range(&min_age, 1.0, passes(check_min_age));
+            assert_items(&skills, |n| {
+                let many: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+                let mut errors = Vec::new();
+                parse_skills("skills", &many, &mut errors);
+                errors.is_empty()
+            });
+        }
+        let radius = param::<ListOpportunitiesQuery>("radius");
+        assert_eq!(radius["maximum"], MAX_RADIUS_M);
+        assert_eq!(radius["exclusiveMinimum"], 0.0);
+    }
 }

@@ -11,17 +11,23 @@ use crate::db::utc;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOpportunityRequest {
-    /// 3 to 120 characters.
-    #[schema(example = "Litter pick on the green")]
+    /// 3 to 120 characters once trimmed.
+    #[schema(example = "Litter pick on the green", min_length = 3, max_length = 120)]
     pub title: String,
-    /// Plain text, at most 4000 characters.
+    /// Plain text, at most 4000 characters once trimmed.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub description: String,
     /// The issue this is for, if any.
     pub issue_id: Option<String>,
-    /// Where to meet (required unless `online`).
+    /// Where to meet (required unless `online`): WGS84 latitude, −90 to 90, with `lon`.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    /// WGS84 longitude, −180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
+    /// At most 300 characters once trimmed; blank is the same as none.
+    #[schema(max_length = 300)]
     pub address: Option<String>,
     #[serde(default)]
     pub online: bool,
@@ -29,23 +35,29 @@ pub struct CreateOpportunityRequest {
     /// After `starts_at`, at most 30 days later.
     pub ends_at: DateTime<Utc>,
     /// Places for volunteers (time and skill pledges), 1 to 10000; `null` for unlimited.
+    #[schema(minimum = 1, maximum = 10000)]
     pub capacity: Option<i32>,
-    /// Skill tags wanted (at most 20, each `[a-z0-9-]`, 1 to 30 characters).
+    /// Skill tags wanted: at most 20, each 1 to 30 characters of `a-z`, `0-9` and `-` once
+    /// trimmed and lower-cased.
     #[serde(default)]
+    #[schema(max_items = 20, min_length = 1, max_length = 30)]
     pub skills: Vec<String>,
+    /// Plain text, at most 4000 characters once trimmed.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub safety_notes: String,
     /// Volunteers must acknowledge the safety notes when pledging.
     #[serde(default)]
     pub safety_ack_required: bool,
     /// Informational minimum age (0 to 120).
+    #[schema(minimum = 0, maximum = 120)]
     pub min_age: Option<i32>,
     /// Confirm pledges that get a place at once (default `true`); otherwise organisers
     /// confirm them.
     #[serde(default = "yes")]
     pub auto_confirm: bool,
     /// `draft` (organisers only) or `published` (default).
-    #[schema(example = "published")]
+    #[schema(example = "published", pattern = "^(draft|published)$")]
     #[serde(default = "published")]
     pub status: String,
 }
@@ -63,18 +75,35 @@ fn published() -> String {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOpportunityRequest {
+    /// 3 to 120 characters once trimmed.
+    #[schema(min_length = 3, max_length = 120)]
     pub title: Option<String>,
+    /// At most 4000 characters once trimmed.
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
+    /// 1 to 300 characters once trimmed.
+    #[schema(min_length = 1, max_length = 300)]
     pub address: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
+    /// After `starts_at`, at most 30 days later.
     pub ends_at: Option<DateTime<Utc>>,
-    /// Not below the places already taken; raising it promotes the waitlist.
+    /// 1 to 10000, not below the places already taken; raising it promotes the waitlist.
+    #[schema(minimum = 1, maximum = 10000)]
     pub capacity: Option<i32>,
+    /// Replaces every skill: at most 20, each 1 to 30 characters of `a-z`, `0-9` and `-`
+    /// once trimmed and lower-cased.
+    #[schema(max_items = 20, min_length = 1, max_length = 30)]
     pub skills: Option<Vec<String>>,
+    /// At most 4000 characters once trimmed.
+    #[schema(max_length = 4000)]
     pub safety_notes: Option<String>,
     pub safety_ack_required: Option<bool>,
+    /// 0 to 120.
+    #[schema(minimum = 0, maximum = 120)]
     pub min_age: Option<i32>,
     pub auto_confirm: Option<bool>,
+    /// `draft`, `published`, `cancelled` or `completed`, along the moves above.
+    #[schema(pattern = "^(draft|published|cancelled|completed)$")]
     pub status: Option<String>,
 }
 
@@ -82,21 +111,29 @@ pub struct UpdateOpportunityRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListOpportunitiesQuery {
-    /// `lat,lon`: opportunities within `radius` metres (default 5000, at most 50000).
+    /// `lat,lon`: opportunities within `radius` metres of this point.
+    #[param(example = "51.5072,-0.1276")]
     pub near: Option<String>,
+    /// Metres around `near`: above 0, at most 50000; default 5000.
+    #[param(exclusive_minimum = 0, maximum = 50000)]
     pub radius: Option<f64>,
     /// Only opportunities still running at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Only opportunities starting at or before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// A skill tag.
+    /// A skill tag: 1 to 30 characters of `a-z`, `0-9` and `-` once trimmed and
+    /// lower-cased.
+    #[param(min_length = 1, max_length = 30)]
     pub skill: Option<String>,
     /// A group id.
     pub group: Option<String>,
     /// An issue id.
     pub issue: Option<String>,
+    /// How many opportunities to return: 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 
@@ -177,5 +214,56 @@ impl From<OpportunityRow> for OpportunityView {
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Address, Coordinates, Description, Title, tag_key};
+    use crate::openapi::bounds::{assert_lengths, assert_range, param, property};
+
+    #[test]
+    fn documented_lengths_are_the_enforced_ones() {
+        for title in [
+            property::<CreateOpportunityRequest>("title"),
+            property::<UpdateOpportunityRequest>("title"),
+        ] {
+            assert_lengths(&title, 'é', |t| Title::parse("t", t).is_ok());
+        }
+        for text in [
+            property::<CreateOpportunityRequest>("description"),
+            property::<CreateOpportunityRequest>("safety_notes"),
+            property::<UpdateOpportunityRequest>("description"),
+            property::<UpdateOpportunityRequest>("safety_notes"),
+        ] {
+            assert_lengths(&text, 'é', |d| Description::parse("d", d).is_ok());
+        }
+        // A blank address is none when creating; an edit must give one.
+        assert_lengths(
+            &property::<CreateOpportunityRequest>("address"),
+            'é',
+            |a| a.trim().is_empty() || Address::parse("a", a).is_ok(),
+        );
+        assert_lengths(
+            &property::<UpdateOpportunityRequest>("address"),
+            'é',
+            |a| Address::parse("a", a).is_ok(),
+        );
+        for skills in [
+            property::<CreateOpportunityRequest>("skills"),
+            property::<UpdateOpportunityRequest>("skills"),
+        ] {
+            assert_lengths(&skills["items"], 'a', |s| tag_key(s).is_some());
+        }
+        assert_lengths(&param::<ListOpportunitiesQuery>("skill"), 'a', |s| {
+            tag_key(s).is_some()
+        });
+        assert_range(&property::<CreateOpportunityRequest>("lat"), 0.001, |lat| {
+            Coordinates::new("lat", lat, "lon", 0.0).is_ok()
+        });
+        assert_range(&property::<CreateOpportunityRequest>("lon"), 0.001, |lon| {
+            Coordinates::new("lat", 0.0, "lon", lon).is_ok()
+        });
     }
 }

@@ -92,7 +92,8 @@ impl Scope {
     }
 }
 
-fn normalise(mut scopes: Vec<Scope>) -> Vec<Scope> {
+/// Sorted, without repeats.
+pub fn normalise(mut scopes: Vec<Scope>) -> Vec<Scope> {
     scopes.sort();
     scopes.dedup();
     scopes

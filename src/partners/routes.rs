@@ -109,7 +109,8 @@ fn token_request(req: &HttpRequest, body: &[u8]) -> Option<TokenRequest> {
 /// the client holds. The token is an EdDSA JWT (`typ` `partner+jwt`, 15 minutes) signed
 /// with the keys of `/.well-known/jwks.json`. Errors use RFC 6749's JSON format:
 /// `invalid_request`, `unsupported_grant_type`, `invalid_scope` (400) and
-/// `invalid_client` (401).
+/// `invalid_client` (401). The body may be at most 256 KiB (262 144 bytes, a plain-text
+/// `413` beyond), an `Authorization: Basic` value at most 1024 characters.
 #[utoipa::path(
     tag = "Partners",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
@@ -117,6 +118,7 @@ fn token_request(req: &HttpRequest, body: &[u8]) -> Option<TokenRequest> {
         (status = 200, description = "An access token", body = TokenResponse),
         (status = 400, description = "`invalid_request`, `unsupported_grant_type` or `invalid_scope`", body = OAuthError),
         (status = 401, description = "`invalid_client`: unknown, wrong or disabled credentials", body = OAuthError),
+        (status = 413, description = "The body is larger than 256 KiB (a plain-text answer)"),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
 )]
@@ -267,6 +269,7 @@ pub async fn list_clients(
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -334,7 +337,10 @@ pub async fn get_client(
 #[utoipa::path(
     tag = "Partners",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The client id")),
+    params(
+        ("id" = String, Path, description = "The client id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the client as last read; `412` if it changed since"),
+    ),
     request_body = UpdateClientRequest,
     responses(
         (status = 200, description = "The client", body = ClientView),
@@ -342,6 +348,8 @@ pub async fn get_client(
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
+        (status = 412, response = crate::error::PreconditionFailed),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -352,13 +360,19 @@ pub async fn update_client(
     state: web::Data<AppState>,
     _admin: RoleGuard<AdminOnly>,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<UpdateClientRequest>,
 ) -> ApiResult<web::Json<ClientView>> {
     let (name, scopes) = body.checked().map_err(ApiError::validation)?;
     let id = id.into_inner();
     let disabled = body.disabled;
+    let if_match = crate::conditional::if_match(&req);
     let row = db::write(&state.pool, move |conn| {
         let current = models::find_client(conn, &id).map_err(client_not_found)?;
+        crate::conditional::check_if_match(
+            if_match.as_deref(),
+            &ClientView::from(current.clone()),
+        )?;
         let disabled_at = match (disabled, current.disabled_at) {
             (Some(true), None) => Some(Some(db::now())),
             (Some(false), Some(_)) => Some(None),

@@ -30,20 +30,33 @@ pub fn checked_scopes(field: &str, raw: &[String]) -> Result<Vec<Scope>, FieldEr
             "Give at least one scope (and no more than the scopes there are).",
         ));
     }
-    Scope::parse_list(&raw.join(" ")).map_err(|unknown| {
-        FieldError::new(field, "unknown_scope", format!("No scope {unknown:?}."))
-    })
+    // Each entry is one scope exactly (an empty or space-separated entry is not).
+    let scopes = raw
+        .iter()
+        .map(|entry| {
+            Scope::parse(entry).ok_or_else(|| {
+                FieldError::new(field, "unknown_scope", format!("No scope {entry:?}."))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::partners::normalise(scopes))
 }
 
 /// A new partner client.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClientRequest {
-    /// The partner organisation's name (1–100 characters), shown on what it publishes.
-    #[schema(example = "Riverside Food Bank", max_length = 100)]
+    /// The partner organisation's name (1–100 characters once trimmed), shown on what it
+    /// publishes.
+    #[schema(example = "Riverside Food Bank", min_length = 1, max_length = 100)]
     pub name: String,
-    /// Scopes to grant.
-    #[schema(value_type = Vec<Scope>, example = json!(["issues:read", "open311:submit"]))]
+    /// Scopes to grant: at least one, at most 12 entries (repeats are dropped).
+    #[schema(
+        value_type = Vec<Scope>,
+        example = json!(["issues:read", "open311:submit"]),
+        min_items = 1,
+        max_items = 12
+    )]
     pub scopes: Vec<String>,
 }
 
@@ -51,11 +64,12 @@ pub struct CreateClientRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClientRequest {
-    #[schema(max_length = 100)]
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
-    /// The scopes granted from now on (replacing the old list). Tokens already issued
-    /// lose a scope taken away at once.
-    #[schema(value_type = Option<Vec<Scope>>)]
+    /// The scopes granted from now on (replacing the old list): at least one, at most 12
+    /// entries. Tokens already issued lose a scope taken away at once.
+    #[schema(value_type = Option<Vec<Scope>>, min_items = 1, max_items = 12)]
     pub scopes: Option<Vec<String>>,
     /// `true` disables the client: its secret and tokens stop working at once. `false`
     /// enables it again.
@@ -150,4 +164,28 @@ pub struct OAuthError {
     /// `invalid_request`, `invalid_client`, `unsupported_grant_type` or `invalid_scope`.
     pub error: &'static str,
     pub error_description: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::bounds::{assert_items, assert_lengths, property};
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        for request in [
+            serde_json::to_value(<CreateClientRequest as utoipa::PartialSchema>::schema()),
+            serde_json::to_value(<UpdateClientRequest as utoipa::PartialSchema>::schema()),
+        ] {
+            let properties = &request.unwrap()["properties"];
+            assert_lengths(&properties["name"], 'é', |n| client_name(n).is_ok());
+            assert_items(&properties["scopes"], |n| {
+                checked_scopes("scopes", &vec!["issues:read".to_owned(); n]).is_ok()
+            });
+        }
+        assert_eq!(
+            property::<CreateClientRequest>("name")["maxLength"],
+            MAX_NAME_CHARS
+        );
+    }
 }

@@ -40,13 +40,19 @@ pub struct JpegBytes(
 /// Add a photo to an issue. Its reporter, its supporters and staff may.
 ///
 /// Send `multipart/form-data` with the file in the field `photo` (JPEG, PNG or WebP, at
-/// most 10 MiB and 10 000 px a side). Civitas keeps only the pixels: the photo is turned
-/// upright, re-encoded as JPEG with its longest side at most 2048 px, and every piece of
-/// metadata (EXIF, GPS position, camera, comments) is dropped. A thumbnail (longest side
-/// at most 320 px) is made alongside. An issue holds at most 10 photos (configurable).
+/// most 10 000 px a side). Civitas keeps only the pixels: the photo is turned upright,
+/// re-encoded as JPEG with its longest side at most 2048 px, and every piece of metadata
+/// (EXIF, GPS position, camera, comments) is dropped. A thumbnail (longest side at most
+/// 320 px) is made alongside.
+///
+/// Limits: the body (the photo and any other form fields together) may be at most 10 MiB
+/// (10 485 760 bytes); a larger one answers `413` (a `Content-Length` above 10 MiB and
+/// 16 KiB of multipart framing is refused before the body is read). An issue holds at
+/// most `CIVITAS_MAX_PHOTOS_PER_ISSUE` photos (10 unless the deployment sets 1 to 100):
+/// one more answers `409` `too_many_photos`.
 ///
 /// Invalid uploads answer 422 with a field error on `photo`: `required`,
-/// `unsupported_image` (not a JPEG, PNG or WebP, or damaged) or `image_too_large`.
+/// `unsupported_image` (not a JPEG, PNG or WebP, empty, or damaged) or `image_too_large`.
 #[utoipa::path(
     tag = "Photos",
     security(("bearer" = [])),
@@ -107,7 +113,7 @@ pub async fn upload_photo(
     // leave objects without a row.
     let row = new_photo_row(issue_id, Some(user.account_id), &processed)?;
     let task_state = state.clone();
-    let row = actix_web::rt::spawn(store_and_commit(task_state, row, processed, user.role))
+    let row = db::spawn(store_and_commit(task_state, row, processed, user.role))
         .await
         .map_err(ApiError::internal)??;
 

@@ -10,9 +10,9 @@ use crate::db::utc;
 /// The multipart/form-data body of an upload.
 #[derive(Debug, ToSchema)]
 pub struct UploadPhoto {
-    /// The photo: JPEG, PNG or WebP, at most 10 MiB and 10 000 px a side. It is
-    /// re-encoded as JPEG (longest side at most 2048 px) without any metadata: EXIF, GPS
-    /// position, camera details and comments are all removed.
+    /// The photo: JPEG, PNG or WebP, at most 10 MiB (with the rest of the form) and
+    /// 10 000 px a side. It is re-encoded as JPEG (longest side at most 2048 px) without
+    /// any metadata: EXIF, GPS position, camera details and comments are all removed.
     #[schema(value_type = String, format = Binary)]
     pub photo: Vec<u8>,
 }

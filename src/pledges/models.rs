@@ -9,6 +9,7 @@ use crate::issues::lifecycle::Status as IssueStatus;
 use crate::issues::models as issue_models;
 use crate::issues::timeline::{self, Actor, EventKind, NewEvent};
 use crate::opportunities::models::{self as opportunity_models, OpportunityRow};
+use crate::sync::{self, Entity};
 
 pub const CONDITIONAL: &str = "conditional";
 pub const PLEDGED: &str = "pledged";
@@ -73,14 +74,19 @@ pub fn insert_pledge(conn: &mut DbConnection, row: &PledgeRow) -> QueryResult<()
     diesel::insert_into(pledges::table)
         .values(row)
         .execute(conn)?;
+    if let (Some(opportunity), Some(account)) = (&row.opportunity_id, &row.account_id) {
+        // The pledger now relates to the opportunity (their app caches it from now on).
+        sync::record_for(conn, Entity::Opportunity, opportunity, account)?;
+    }
     let details = serde_json::json!({ "status": row.status, "actor_id": row.account_id });
     raise(conn, "pledge.made", &row.id, details, row.created_at)
 }
 
 /// Raises a pledge event (`pledge.made`, `pledge.confirmed`, `pledge.verified`…) in the
-/// outbox, in the caller's transaction. `details` says what the dispatcher needs that the
-/// pledge may no longer show by then: the new status, who acted (`actor_id`, never
-/// notified of their own act), a rejection's `reason`.
+/// outbox and logs the change for the sync feed, in the caller's transaction. `details`
+/// says what the dispatcher needs that the pledge may no longer show by then: the new
+/// status, who acted (`actor_id`, never notified of their own act), a rejection's
+/// `reason`.
 pub fn raise(
     conn: &mut DbConnection,
     event_type: &str,
@@ -88,7 +94,8 @@ pub fn raise(
     details: serde_json::Value,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    crate::db::outbox::record(conn, event_type, ("pledge", pledge_id), details, now)
+    crate::db::outbox::record(conn, event_type, ("pledge", pledge_id), details, now)?;
+    sync::record(conn, Entity::Pledge, pledge_id)
 }
 
 pub fn find_pledge(conn: &mut DbConnection, id: &str) -> QueryResult<PledgeRow> {

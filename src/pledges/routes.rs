@@ -1,7 +1,7 @@
 //! The pledge routes. Only the pledger and the organisers of the owning group (for an
 //! issue pledge: of the adopting group, or staff) see a pledge; everyone else gets 404.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::NaiveDateTime;
 
 use super::models::{
@@ -82,6 +82,29 @@ fn pledge_row(
         created_at: now,
         updated_at: now,
     };
+    // Fields of another kind are refused, as on update, so none goes unchecked.
+    let (time, skill, materials, money) = (
+        matches!(body.kind, PledgeKind::Time | PledgeKind::Skill),
+        body.kind == PledgeKind::Skill,
+        body.kind == PledgeKind::Materials,
+        body.kind == PledgeKind::Money,
+    );
+    for (field, sent, fits) in [
+        ("hours", body.hours.is_some(), time),
+        ("skill", body.skill.is_some(), skill),
+        ("materials", body.materials.is_some(), materials),
+        ("quantity", body.quantity.is_some(), materials),
+        ("amount_minor", body.amount_minor.is_some(), money),
+        ("currency", body.currency.is_some(), money),
+    ] {
+        if sent && !fits {
+            errors.push(FieldError::new(
+                field,
+                "not_for_kind",
+                format!("A {} pledge has no `{field}`.", body.kind.as_str()),
+            ));
+        }
+    }
     match body.kind {
         PledgeKind::Time | PledgeKind::Skill => {
             check_hours("hours", body.hours, &mut errors);
@@ -222,7 +245,8 @@ fn reload(conn: &mut DbConnection, id: &str) -> ApiResult<PledgeView> {
     view(conn, row)
 }
 
-fn view(conn: &mut DbConnection, row: PledgeRow) -> ApiResult<PledgeView> {
+/// A pledge as `GET /pledges/{id}` shows it (conditions settled by the caller).
+pub(crate) fn view(conn: &mut DbConnection, row: PledgeRow) -> ApiResult<PledgeView> {
     let target = target_of(&row);
     let pledgers = if row.min_pledgers.is_some() {
         models::live_pledgers(conn, &target)?
@@ -232,7 +256,7 @@ fn view(conn: &mut DbConnection, row: PledgeRow) -> ApiResult<PledgeView> {
     Ok(PledgeView::new(row, pledgers))
 }
 
-fn target_of(row: &PledgeRow) -> Target {
+pub(crate) fn target_of(row: &PledgeRow) -> Target {
     match (&row.opportunity_id, &row.issue_id) {
         (Some(opportunity), _) => Target::Opportunity(opportunity.clone()),
         (None, Some(issue)) => Target::Issue(issue.clone()),
@@ -254,6 +278,7 @@ fn target_of(row: &PledgeRow) -> Target {
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -312,6 +337,7 @@ pub async fn create_opportunity_pledge(
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -518,7 +544,10 @@ fn ended(conn: &mut DbConnection, row: &PledgeRow, now: NaiveDateTime) -> ApiRes
 #[utoipa::path(
     tag = "Pledges",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Pledge id")),
+    params(
+        ("id" = String, Path, description = "Pledge id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the pledge as last read; `412` if it changed since"),
+    ),
     request_body = UpdatePledgeRequest,
     responses(
         (status = 200, description = "The pledge", body = PledgeView),
@@ -527,6 +556,8 @@ fn ended(conn: &mut DbConnection, row: &PledgeRow, now: NaiveDateTime) -> ApiRes
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 412, response = crate::error::PreconditionFailed),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -537,14 +568,41 @@ pub async fn update_pledge(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
+    req: HttpRequest,
     body: web::Json<UpdatePledgeRequest>,
 ) -> ApiResult<web::Json<PledgeView>> {
     let id = id.into_inner();
+    let if_match = crate::conditional::if_match(&req);
     let body = body.into_inner();
+    let statuses = [
+        models::CONDITIONAL,
+        models::PLEDGED,
+        models::WAITLISTED,
+        models::CONFIRMED,
+        models::WITHDRAWN,
+        models::FULFILLED,
+        models::NO_SHOW,
+        models::LAPSED,
+    ];
+    if body
+        .status
+        .as_deref()
+        .is_some_and(|s| !statuses.contains(&s))
+    {
+        return Err(ApiError::invalid_field(
+            "status",
+            "unknown_status",
+            "Organisers set `confirmed` or `no_show`.",
+        ));
+    }
     let view = db::write(&state.pool, move |conn| {
         use crate::db::schema::pledges;
         use diesel::prelude::*;
         let (row, own, manager) = reachable(conn, &id, &user)?;
+        if if_match.is_some() {
+            let current = view(conn, row.clone())?;
+            crate::conditional::check_if_match(if_match.as_deref(), &current)?;
+        }
         let now = db::now();
         let live = models::OPEN.contains(&row.status.as_str());
         let edits = body.note.is_some()
@@ -622,6 +680,7 @@ pub async fn update_pledge(
                     pledges::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            crate::sync::record(conn, crate::sync::Entity::Pledge, &row.id)?;
         }
         if let Some(status) = body.status.as_deref().filter(|s| *s != row.status) {
             if !manager {
@@ -725,10 +784,13 @@ pub async fn withdraw_pledge(
     request_body = ClaimRequest,
     responses(
         (status = 200, description = "Claimed; awaiting verification", body = PledgeView),
+        (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 413, response = crate::error::PayloadTooLarge),
+        (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -803,10 +865,13 @@ pub async fn claim_fulfilment(
     request_body = VerificationRequest,
     responses(
         (status = 200, description = "Verified or rejected", body = PledgeView),
+        (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 413, response = crate::error::PayloadTooLarge),
+        (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -886,4 +951,58 @@ pub async fn verify_fulfilment(
     })
     .await?;
     Ok(web::Json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::bounds::{assert_range, property};
+    use serde_json::json;
+
+    fn accepts(body: serde_json::Value) -> bool {
+        let body: CreatePledgeRequest = serde_json::from_value(body).unwrap();
+        pledge_row(&body, "account", db::now()).is_ok()
+    }
+
+    fn hours_pass(hours: f64) -> bool {
+        let mut errors = Vec::new();
+        check_hours("hours", Some(hours), &mut errors);
+        errors.is_empty()
+    }
+
+    #[test]
+    fn documented_ranges_are_the_enforced_ones() {
+        assert_range(&property::<CreatePledgeRequest>("hours"), 0.01, |hours| {
+            accepts(json!({"kind": "time", "hours": hours}))
+        });
+        assert_range(&property::<UpdatePledgeRequest>("hours"), 0.01, hours_pass);
+        assert_range(&property::<ClaimRequest>("hours"), 0.01, hours_pass);
+        assert_range(&property::<CreatePledgeRequest>("quantity"), 1.0, |q| {
+            accepts(json!({"kind": "materials", "materials": "Bags", "quantity": q as i64}))
+        });
+        assert_range(&property::<CreatePledgeRequest>("amount_minor"), 1.0, |a| {
+            accepts(json!({"kind": "money", "amount_minor": a as i64, "currency": "GBP"}))
+        });
+        let deadline = chrono::Utc::now() + chrono::TimeDelta::days(1);
+        assert_range(&property::<CreatePledgeRequest>("min_pledgers"), 1.0, |m| {
+            accepts(json!({"kind": "time", "hours": 1, "min_pledgers": m as i64,
+                           "condition_deadline": deadline}))
+        });
+    }
+
+    #[test]
+    fn fields_of_another_kind_are_refused() {
+        assert!(accepts(
+            json!({"kind": "money", "amount_minor": 100, "currency": "GBP"})
+        ));
+        assert!(!accepts(
+            json!({"kind": "money", "amount_minor": 100, "currency": "GBP", "hours": 2})
+        ));
+        assert!(!accepts(
+            json!({"kind": "time", "hours": 2, "materials": "x"})
+        ));
+        assert!(accepts(
+            json!({"kind": "skill", "hours": 2, "skill": "first-aid"})
+        ));
+    }
 }

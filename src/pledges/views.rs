@@ -32,26 +32,35 @@ impl PledgeKind {
     }
 }
 
-/// A new pledge.
+/// A new pledge. The fields of another kind than `kind` are refused (`not_for_kind`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePledgeRequest {
     pub kind: PledgeKind,
-    /// For `time` and `skill`: 0.25 to 1000.
+    /// For `time` and `skill` (required): 0.25 to 1000.
+    #[schema(minimum = 0.25, maximum = 1000)]
     pub hours: Option<f64>,
-    /// For `skill`: a tag (`[a-z0-9-]`, 1 to 30 characters).
+    /// For `skill` (required): a tag, 1 to 30 characters of `a-z`, `0-9` and `-` once
+    /// trimmed and lower-cased.
+    #[schema(min_length = 1, max_length = 30)]
     pub skill: Option<String>,
-    /// For `materials`: what (1 to 500 characters).
+    /// For `materials` (required): what, 1 to 300 characters once trimmed.
+    #[schema(min_length = 1, max_length = 300)]
     pub materials: Option<String>,
-    /// For `materials`: how many (1 to 1000000).
+    /// For `materials` (required): how many, 1 to 1000000.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: Option<i32>,
-    /// For `money`: the amount in minor units (pence, cents), 1 to 100000000.
+    /// For `money` (required): the amount in minor units (pence, cents), 1 to 100000000.
+    #[schema(minimum = 1, maximum = 100000000)]
     pub amount_minor: Option<i64>,
-    /// For `money`: an ISO 4217 code such as `GBP`.
+    /// For `money` (required): an ISO 4217 code such as `GBP`.
+    #[schema(example = "GBP", pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
-    /// At most 1000 characters.
+    /// At most 1000 characters once trimmed; blank is the same as none.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
     /// A condition: "only if at least this many people pledge" (2 to 10000)…
+    #[schema(minimum = 2, maximum = 10000)]
     pub min_pledgers: Option<i32>,
     /// …"by this time". Both or neither; in the future.
     pub condition_deadline: Option<DateTime<Utc>>,
@@ -66,10 +75,23 @@ pub struct CreatePledgeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePledgeRequest {
+    /// At most 1000 characters once trimmed; blank clears it.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
+    /// Time and skill pledges: 0.25 to 1000.
+    #[schema(minimum = 0.25, maximum = 1000)]
     pub hours: Option<f64>,
+    /// Materials pledges: 1 to 1000000.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: Option<i32>,
+    /// Money pledges: 1 to 100000000 minor units.
+    #[schema(minimum = 1, maximum = 100000000)]
     pub amount_minor: Option<i64>,
+    /// A pledge status; organisers move a pledge to `confirmed` or `no_show`.
+    #[schema(
+        example = "confirmed",
+        pattern = "^(conditional|pledged|waitlisted|confirmed|withdrawn|fulfilled|no_show|lapsed)$"
+    )]
     pub status: Option<String>,
 }
 
@@ -77,6 +99,7 @@ pub struct UpdatePledgeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClaimRequest {
     /// 0.25 to 1000.
+    #[schema(minimum = 0.25, maximum = 1000)]
     pub hours: f64,
 }
 
@@ -84,9 +107,13 @@ pub struct ClaimRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerificationRequest {
     pub accepted: bool,
-    /// Hours verified (at most those claimed); defaults to the claim.
+    /// When accepting: hours verified, above 0 and at most those claimed (so at most
+    /// 1000); defaults to the claim. Not read when rejecting.
+    #[schema(exclusive_minimum = 0, maximum = 1000)]
     pub hours: Option<f64>,
-    /// Required when rejecting.
+    /// Required when rejecting: 1 to 2000 characters once trimmed. Not read when
+    /// accepting.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -207,4 +234,33 @@ pub struct PublicParticipation {
     pub issues_reported: i64,
     pub issues_resolved: i64,
     pub groups: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Address, PledgeNote, tag_key};
+    use crate::openapi::bounds::{assert_lengths, property};
+
+    #[test]
+    fn documented_lengths_are_the_enforced_ones() {
+        // A blank note is no note.
+        for note in [
+            property::<CreatePledgeRequest>("note"),
+            property::<UpdatePledgeRequest>("note"),
+        ] {
+            assert_lengths(&note, 'é', |n| {
+                n.trim().is_empty() || PledgeNote::parse("note", n).is_ok()
+            });
+        }
+        assert_lengths(&property::<CreatePledgeRequest>("materials"), 'é', |m| {
+            Address::parse("materials", m).is_ok()
+        });
+        assert_lengths(&property::<CreatePledgeRequest>("skill"), 'a', |s| {
+            tag_key(s).is_some()
+        });
+        assert_lengths(&property::<VerificationRequest>("reason"), 'é', |r| {
+            crate::domain::Note::parse("reason", r).is_ok()
+        });
+    }
 }

@@ -18,8 +18,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 200;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
-    /// Where to POST deliveries: `https://` (at most 2048 characters, no user name or
-    /// password), resolving only to public internet addresses.
+    /// Where to POST deliveries: `https://` (at most 2048 bytes once trimmed, no user name
+    /// or password), resolving only to public internet addresses.
     #[schema(
         example = "https://partner.example.org/civitas/webhooks",
         max_length = 2048
@@ -27,9 +27,9 @@ pub struct CreateWebhookRequest {
     pub url: String,
     /// 1 to 50 event types (listed under `POST /webhooks`) or patterns: `issue.*` for a
     /// family, `*` for everything the partner may see.
-    #[schema(example = json!(["issue.*", "opportunity.published"]))]
+    #[schema(example = json!(["issue.*", "opportunity.published"]), min_items = 1, max_items = 50)]
     pub events: Vec<String>,
-    /// A note for the partner's own records (at most 200 characters).
+    /// A note for the partner's own records (at most 200 characters once trimmed).
     #[schema(max_length = 200)]
     pub description: Option<String>,
 }
@@ -216,6 +216,21 @@ mod tests {
             events: events.iter().map(|e| (*e).to_owned()).collect(),
             description: description.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        use crate::openapi::bounds::{assert_items, assert_lengths, property};
+        assert_items(&property::<CreateWebhookRequest>("events"), |n| {
+            checked_events(&vec!["*".to_owned(); n]).is_ok()
+        });
+        assert_lengths(
+            &property::<CreateWebhookRequest>("description"),
+            'é',
+            |d| checked_description(Some(d.to_owned())).is_ok(),
+        );
+        let url = property::<CreateWebhookRequest>("url");
+        assert_eq!(url["maxLength"], crate::webhooks::guard::MAX_URL_LEN);
     }
 
     #[test]

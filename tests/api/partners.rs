@@ -414,10 +414,12 @@ async fn only_admins_manage_clients_and_input_is_checked() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["name", "scopes"]);
-    let response = app
-        .post_json_as("/clients", &admin, &json!({"name": "X", "scopes": []}))
-        .await;
-    problem(response, 422, "validation_failed").await;
+    for scopes in [json!([]), json!([""]), json!(["issues:read issues:write"])] {
+        let response = app
+            .post_json_as("/clients", &admin, &json!({"name": "X", "scopes": scopes}))
+            .await;
+        problem(response, 422, "validation_failed").await;
+    }
     let list: Value = app.get_as("/clients", &admin).await.json().await.unwrap();
     assert_eq!(
         list["items"].as_array().unwrap().len(),
@@ -608,4 +610,40 @@ async fn a_partner_reads_public_routes_and_edits_its_opportunity_only_when_curre
     .await;
     let now: Value = app.get_as(&path, &token).await.json().await.unwrap();
     assert_eq!(now["title"], "Sort tins");
+}
+
+#[actix_web::test]
+async fn clients_and_categories_refuse_a_stale_if_match() {
+    let app = TestApp::spawn().await;
+    let (admin, created) = admin_and_client(&app).await;
+    for (path, field, first, second) in [
+        (
+            format!("/clients/{}", created["id"].as_str().unwrap()),
+            "name",
+            "Council CRM 2",
+            "Council CRM 3",
+        ),
+        (
+            "/categories/litter".to_owned(),
+            "name",
+            "Litter and rubbish",
+            "Rubbish",
+        ),
+    ] {
+        let read = app.get_as(&path, &admin).await;
+        assert_eq!(read.status(), 200);
+        let tag = read.headers()["etag"].to_str().unwrap().to_owned();
+        let edit = |value: &'static str| {
+            app.client
+                .patch(app.api(&path))
+                .bearer_auth(&admin)
+                .header("if-match", tag.clone())
+                .json(&json!({ field: value }))
+                .send()
+        };
+        assert_eq!(edit(first).await.unwrap().status(), 200, "{path}");
+        problem(edit(second).await.unwrap(), 412, "precondition_failed").await;
+        let now: Value = app.get_as(&path, &admin).await.json().await.unwrap();
+        assert_eq!(now[field], first, "{path}");
+    }
 }

@@ -94,7 +94,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     encoded(&DynamicImage::ImageRgba8(image), ImageFormat::Png)
 }
 
-fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     encoded(
         &DynamicImage::ImageRgb8(picture(width, height)),
         ImageFormat::Jpeg,

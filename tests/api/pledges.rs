@@ -632,3 +632,38 @@ async fn organisers_manage_opportunities_and_cancelling_withdraws_pledges() {
     let data: Value = serde_json::from_str(&events[0].1).unwrap();
     assert_eq!(data["withdrawn_pledgers"], json!([me["id"]]));
 }
+
+#[actix_web::test]
+async fn a_pledge_edited_on_two_devices_is_412_for_the_stale_one() {
+    let app = TestApp::spawn().await;
+    let organiser = app.citizen("org@example.org").await;
+    let ann = app.citizen("ann@example.org").await;
+    let group = group(&app, &organiser, "Green Street").await;
+    let opportunity = opportunity(&app, &organiser, &group, json!({})).await;
+    let made = created(
+        pledge(
+            &app,
+            &ann,
+            opportunity["id"].as_str().unwrap(),
+            time_pledge(2.0),
+        )
+        .await,
+    )
+    .await;
+    let path = format!("/pledges/{}", made["id"].as_str().unwrap());
+    let read = send(&app, reqwest::Method::GET, &path, &ann, None).await;
+    let tag = read.headers()["etag"].to_str().unwrap().to_owned();
+
+    let edit = |hours: f64| {
+        app.client
+            .patch(app.api(&path))
+            .bearer_auth(&ann.access_token)
+            .header("if-match", tag.clone())
+            .json(&json!({"hours": hours}))
+            .send()
+    };
+    assert_eq!(ok(edit(3.0).await.unwrap()).await["hours"], 3.0);
+    problem(edit(4.0).await.unwrap(), 412, "precondition_failed").await;
+    let now = ok(send(&app, reqwest::Method::GET, &path, &ann, None).await).await;
+    assert_eq!(now["hours"], 3.0);
+}

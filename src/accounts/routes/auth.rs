@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, post, web};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::plausible_token;
+use super::{MAX_PASSWORD_BYTES, plausible_token};
 use crate::accounts::models::{self, NewAccount, Refresh, TokenPurpose};
 use crate::accounts::throttle;
 use crate::accounts::views::{
@@ -20,7 +20,7 @@ use crate::domain::{DisplayName, Email, NewPassword, Role};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::startup::AppState;
 
-const MAX_DEVICE_NAME_LEN: usize = 100;
+pub(super) const MAX_DEVICE_NAME_LEN: usize = 100;
 
 fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "The email or password is not right.")
@@ -169,6 +169,7 @@ pub async fn register_account(
     responses(
         (status = 204, description = "The email address is verified"),
         (status = 400, response = crate::error::BadRequest),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -205,6 +206,7 @@ pub async fn verify_email(
         (status = 200, description = "Signed in", body = TokenPair),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 429, response = crate::error::TooManyRequests),
@@ -234,7 +236,7 @@ pub async fn login(
         ));
     }
     let email = Email::parse("email", &email).map_err(|_| invalid_credentials())?;
-    if password.expose_secret().len() > 1024 {
+    if password.expose_secret().len() > MAX_PASSWORD_BYTES {
         return Err(invalid_credentials());
     }
     let now = db::now();
@@ -297,6 +299,7 @@ pub async fn login(
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -372,6 +375,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Htt
     responses(
         (status = 202, description = "If an account has this email, a reset mail is on its way", body = PasswordResetAccepted),
         (status = 400, response = crate::error::BadRequest),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -428,6 +432,7 @@ pub async fn request_password_reset(
     responses(
         (status = 204, description = "Password changed; sign in again"),
         (status = 400, response = crate::error::BadRequest),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),

@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::MAX_PASSWORD_BYTES;
 use super::auth::send_verification_mail;
 use crate::accounts::models::{self, TokenPurpose};
 use crate::accounts::throttle;
@@ -47,6 +48,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
         (status = 200, description = "The updated profile", body = MeView),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 412, response = crate::error::PreconditionFailed),
         (status = 422, response = crate::error::ValidationFailed),
@@ -117,6 +119,7 @@ pub async fn update_me(
         (status = 204, description = "Password changed"),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 429, response = crate::error::TooManyRequests),
@@ -135,6 +138,16 @@ pub async fn change_password(
     } = body.into_inner();
     let new_password = NewPassword::parse("new_password", new_password.expose_secret())
         .map_err(|e| ApiError::validation(vec![e]))?;
+    let incorrect = || {
+        ApiError::invalid_field(
+            "current_password",
+            "incorrect",
+            "The current password is not right.",
+        )
+    };
+    if current_password.expose_secret().len() > MAX_PASSWORD_BYTES {
+        return Err(incorrect());
+    }
     let account_id = user.account_id.clone();
     let now = db::now();
     let account = db::read(&state.pool, move |conn| {
@@ -162,11 +175,7 @@ pub async fn change_password(
             Ok(throttle::record_failure(conn, &email, now)?)
         })
         .await?;
-        return Err(ApiError::invalid_field(
-            "current_password",
-            "incorrect",
-            "The current password is not right.",
-        ));
+        return Err(incorrect());
     }
     let hash = state
         .passwords

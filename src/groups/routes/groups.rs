@@ -37,7 +37,7 @@ fn name_conflict(error: diesel::result::Error) -> ApiError {
 }
 
 /// The group as `viewer` sees it.
-fn group_detail(
+pub(crate) fn group_detail(
     conn: &mut DbConnection,
     row: GroupRow,
     viewer: Option<&AuthUser>,
@@ -309,6 +309,7 @@ pub async fn get_group(
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
         (status = 412, response = crate::error::PreconditionFailed),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),

@@ -348,6 +348,7 @@ pub async fn list_timeline(
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -425,7 +426,7 @@ pub async fn delete_comment(
             ));
         }
         if comment.deleted_at.is_none() {
-            models::tombstone_comment(conn, &comment_id, db::now())?;
+            models::tombstone_comment(conn, &id, &comment_id, db::now())?;
         }
         Ok(())
     })

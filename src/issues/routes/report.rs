@@ -23,6 +23,7 @@ use crate::issues::views::{
 use crate::pagination::{Page, PageQuery};
 use crate::partners::{Caller, Scope};
 use crate::startup::AppState;
+use crate::sync::views::{IncludeDeletedQuery, IssueListItem, Tombstone};
 
 /// Radius of a near search when none is given, in metres.
 pub const DEFAULT_RADIUS_M: f64 = 1000.0;
@@ -275,17 +276,16 @@ fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult
                 Area::Anywhere
             }
         },
-        (None, None) => {
-            if query.radius.is_some() {
-                errors.push(FieldError::new(
-                    "radius",
-                    "needs_near",
-                    "`radius` needs `near`.",
-                ));
-            }
-            Area::Anywhere
-        }
+        (None, None) => Area::Anywhere,
     };
+    // With `bbox` as without an area, a `radius` would go unread (and unchecked).
+    if query.near.is_none() && query.radius.is_some() {
+        errors.push(FieldError::new(
+            "radius",
+            "needs_near",
+            "`radius` needs `near`.",
+        ));
+    }
     let statuses = split_list("status", query.status.as_deref())?;
     for status in &statuses {
         if Status::parse(status).is_none() {
@@ -355,11 +355,19 @@ fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult
 /// `bbox=min_lon,min_lat,max_lon,max_lat` (at most 10° across); filters `category` and
 /// `status` (comma-separated), `q` (text in title or description), `reported_by=me`,
 /// `updated_since`. Cursor pagination; anonymous reporters are hidden.
+///
+/// To keep a cached copy in step, ask for `updated_since=<time of your last fetch>` and
+/// `include_deleted=true`: the pages then also carry tombstones `{id, deleted: true}`
+/// for issues that changed since then and are no longer in the public list at all
+/// (deleted or hidden), whatever the other filters; drop those from your copy. They come
+/// in the list's order (newest first by id; in a `near` search, before the issues). An
+/// issue that merely stopped matching your filters is not reported. For everything that
+/// concerns a signed-in citizen, `GET /sync` is the better tool.
 #[utoipa::path(
     tag = "Issues",
-    params(ListIssuesQuery),
+    params(ListIssuesQuery, IncludeDeletedQuery),
     responses(
-        (status = 200, description = "A page of issues", body = Page<IssueView>),
+        (status = 200, description = "A page of issues (and, with `include_deleted`, tombstones)", body = Page<IssueListItem>),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 422, response = crate::error::ValidationFailed),
@@ -371,9 +379,18 @@ pub async fn list_issues(
     state: web::Data<AppState>,
     MaybeUser(viewer): MaybeUser,
     query: web::Query<ListIssuesQuery>,
-) -> ApiResult<web::Json<Page<IssueView>>> {
+    deleted: web::Query<IncludeDeletedQuery>,
+) -> ApiResult<web::Json<Page<IssueListItem>>> {
     let query = query.into_inner();
     let (area, filters) = parse_search(&query, viewer.as_ref())?;
+    let include_deleted = deleted.include_deleted.unwrap_or(false);
+    if include_deleted && filters.updated_since.is_none() {
+        return Err(ApiError::invalid_field(
+            "include_deleted",
+            "needs_updated_since",
+            "Tombstones are of issues gone since `updated_since`: give it too.",
+        ));
+    }
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor,
@@ -396,6 +413,7 @@ pub async fn list_issues(
             "This cursor belongs to a different kind of search.",
         ));
     }
+    let cursor_before = cursor.clone();
     let page = db::read(&state.pool, move |conn| {
         let mut rows = models::search_issues(conn, area, &filters, cursor, limit + 1)?;
         let mut distances = Vec::with_capacity(rows.len());
@@ -435,15 +453,70 @@ pub async fn list_issues(
         for ((view, _), distance) in views.iter_mut().zip(distances) {
             view.distance_m = Some(models::shown_metres(distance));
         }
+        let mut items: Vec<(IssueListItem, IssueCursor)> = views
+            .into_iter()
+            .map(|(view, key)| (IssueListItem::Issue(Box::new(view)), key))
+            .collect();
+        if let (true, Some(since)) = (include_deleted, filters.updated_since) {
+            items = with_tombstones(conn, items, area, since, cursor_before, limit + 1)?;
+        }
         Ok(Page::from_rows(
-            views,
+            items,
             limit,
             |(_, key)| key.clone(),
-            |(view, _)| view,
+            |(item, _)| item,
         ))
     })
     .await?;
     Ok(web::Json(page))
+}
+
+/// Merges into a page's entries, in the list's order, the tombstones of issues gone from
+/// the list since `since` that come after `cursor`: by id, newest first, among the issues
+/// of a box or of the whole map; all before the issues of a `near` search (they have no
+/// distance), keyed at distance -1 so the cursor can stand among them.
+fn with_tombstones(
+    conn: &mut db::DbConnection,
+    items: Vec<(IssueListItem, IssueCursor)>,
+    area: Area,
+    since: chrono::NaiveDateTime,
+    cursor: Option<IssueCursor>,
+    fetch: i64,
+) -> ApiResult<Vec<(IssueListItem, IssueCursor)>> {
+    use crate::sync::models::{GoneOrder, gone_issues};
+    let tombstone =
+        |id: String, key: IssueCursor| (IssueListItem::Deleted(Tombstone::new(id)), key);
+    if let Area::Near(_) = area {
+        let after = match cursor {
+            None => None,
+            Some(IssueCursor::Distance { d, id }) if d < 0.0 => Some(id),
+            // Past the tombstones already.
+            Some(_) => return Ok(items),
+        };
+        let gone = gone_issues(conn, since, GoneOrder::Ascending { after }, fetch)?;
+        let mut merged: Vec<_> = gone
+            .into_iter()
+            .map(|id| tombstone(id.clone(), IssueCursor::Distance { d: -1.0, id }))
+            .collect();
+        merged.extend(items);
+        return Ok(merged);
+    }
+    let before = match cursor {
+        Some(IssueCursor::Newest { before }) => Some(before),
+        _ => None,
+    };
+    let gone = gone_issues(conn, since, GoneOrder::NewestFirst { before }, fetch)?;
+    let mut merged: Vec<_> = items;
+    merged.extend(
+        gone.into_iter()
+            .map(|id| tombstone(id.clone(), IssueCursor::Newest { before: id })),
+    );
+    let id_of = |key: &IssueCursor| match key {
+        IssueCursor::Newest { before } => before.clone(),
+        IssueCursor::Distance { id, .. } => id.clone(),
+    };
+    merged.sort_by_key(|(_, key)| std::cmp::Reverse(id_of(key)));
+    Ok(merged)
 }
 
 /// Likely duplicates: up to five open issues of a category within 250 m of a point,
@@ -580,6 +653,7 @@ pub(crate) fn detail_of(
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 412, response = crate::error::PreconditionFailed),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),

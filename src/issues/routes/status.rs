@@ -46,6 +46,7 @@ use crate::startup::AppState;
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
+        (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),

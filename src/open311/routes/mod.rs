@@ -256,7 +256,7 @@ pub async fn get_service_definition_singular(
 #[utoipa::path(
     tag = "Open311",
     params(
-        ("token" = String, Path, description = "The token a new request was answered with"),
+        ("token" = String, Path, description = "The token a new request was answered with (at most 200 characters; a longer one is unknown)", max_length = 200),
         ("format" = String, Path, description = "`xml` or `json`"),
         ("jurisdiction_id" = Option<String>, Query, description = "Accepted if it is this server's"),
     ),
@@ -292,4 +292,15 @@ pub async fn get_token(
         }])
     };
     format.respond(StatusCode::OK, "service_requests", answer.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_token_length_is_the_enforced_one() {
+        let token = crate::openapi::bounds::route_param::<get_token>("token");
+        assert_eq!(token["maxLength"], MAX_TOKEN_LEN);
+    }
 }

@@ -305,17 +305,17 @@ async fn load_requests(
         ("format" = String, Path, description = "`xml` or `json`"),
         ("jurisdiction_id" = Option<String>, Query, description = "Accepted if it is this server's"),
         ("service_request_id" = Option<String>, Query, description = "Ids, comma-separated (at most 100); overrides every other filter"),
-        ("service_code" = Option<String>, Query, description = "Service codes, comma-separated"),
+        ("service_code" = Option<String>, Query, description = "Service codes, comma-separated (at most 100)"),
         ("start_date" = Option<String>, Query, description = "Requested at or after (ISO 8601 with a zone, or a date)"),
         ("end_date" = Option<String>, Query, description = "Requested at or before (at most 90 days after `start_date`)"),
         ("status" = Option<String>, Query, description = "`open`, `closed` or `open,closed`"),
         ("updated_after" = Option<String>, Query, description = "Changed after (ISO 8601 with a zone)"),
         ("updated_before" = Option<String>, Query, description = "Changed before (ISO 8601 with a zone)"),
-        ("lat" = Option<f64>, Query, description = "With `long`: only requests within `radius` of this point"),
-        ("long" = Option<f64>, Query, description = "With `lat`"),
-        ("radius" = Option<f64>, Query, description = "Metres around `lat`/`long`: default 1000, at most 50000"),
-        ("page" = Option<i64>, Query, description = "From 1 (at most 10000)"),
-        ("page_size" = Option<i64>, Query, description = "1 to 1000, default 1000"),
+        ("lat" = Option<f64>, Query, description = "With `long`: only requests within `radius` of this point (−90 to 90)", minimum = -90, maximum = 90),
+        ("long" = Option<f64>, Query, description = "With `lat` (−180 to 180)", minimum = -180, maximum = 180),
+        ("radius" = Option<f64>, Query, description = "Metres around `lat`/`long`: above 0, at most 50000; default 1000", exclusive_minimum = 0, maximum = 50000),
+        ("page" = Option<i64>, Query, description = "From 1 (at most 10000)", minimum = 1, maximum = 10000),
+        ("page_size" = Option<i64>, Query, description = "1 to 1000, default 1000", minimum = 1, maximum = 1000),
         ("extensions" = Option<bool>, Query, description = "`true` adds `extended_attributes`"),
     ),
     responses(
@@ -379,6 +379,27 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(error) => error.problems().to_vec(),
         }
+    }
+
+    #[test]
+    fn documented_ranges_are_the_enforced_ones() {
+        use crate::openapi::bounds::{assert_range, route_param};
+        let passes = |query: String| problems(&query).is_empty();
+        assert_range(&route_param::<list_requests>("lat"), 0.001, |lat| {
+            passes(format!("lat={lat}&long=0"))
+        });
+        assert_range(&route_param::<list_requests>("long"), 0.001, |long| {
+            passes(format!("lat=0&long={long}"))
+        });
+        assert_range(&route_param::<list_requests>("radius"), 0.5, |radius| {
+            passes(format!("lat=0&long=0&radius={radius}"))
+        });
+        assert_range(&route_param::<list_requests>("page"), 1.0, |page| {
+            passes(format!("page={page}"))
+        });
+        assert_range(&route_param::<list_requests>("page_size"), 1.0, |size| {
+            passes(format!("page_size={size}"))
+        });
     }
 
     fn search(query: &str) -> Search {

@@ -535,7 +535,7 @@ async fn submit(
     );
     insert_request(state, row).await?;
     if !photos.is_empty() {
-        let stored = actix_web::rt::spawn(store_photos(state.clone(), id.clone(), photos)).await;
+        let stored = db::spawn(store_photos(state.clone(), id.clone(), photos)).await;
         if let Err(error) = stored {
             tracing::error!(%error, "the task storing an Open311 request's photos failed");
         }
@@ -550,11 +550,17 @@ async fn submit(
 /// Submit a service request on behalf of a resident (partner clients with the
 /// `open311:submit` scope; the client secret is the `api_key`).
 ///
-/// A form, `application/x-www-form-urlencoded` (at most 64 KiB) or `multipart/form-data`
-/// (at most 10 MiB, photos as `media` / `media[]`). Requires `service_code`, `lat` and
-/// `long` (this server does not geocode), and answers to the service's required
-/// attributes. The request becomes an issue like any report: community first, escalated
-/// to the council if it is not solved. Contact details are kept for staff only.
+/// A form, `application/x-www-form-urlencoded` (at most 64 KiB, 65 536 bytes) or
+/// `multipart/form-data` (at most 10 MiB, 10 485 760 bytes, photos as `media` /
+/// `media[]`: at most `CIVITAS_MAX_PHOTOS_PER_ISSUE`, 10 by default). Requires
+/// `service_code`, `lat` and `long` (this server does not geocode), and answers to the
+/// service's required attributes. The request becomes an issue like any report: community
+/// first, escalated to the council if it is not solved. Contact details are kept for
+/// staff only.
+///
+/// A body over its limit is refused with a `400` error list, as Open311 has it (after the
+/// `jurisdiction_id` and `api_key` checks, which the query string may carry); so is a form
+/// of more than 500 parameters (query string included) or a value over 16 KiB.
 #[utoipa::path(
     tag = "Open311",
     params(
@@ -588,6 +594,29 @@ pub async fn create_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documented_limits_are_the_enforced_ones() {
+        use crate::open311::views::RequestForm;
+        use crate::openapi::bounds::property;
+        assert_eq!(
+            property::<RequestForm>("description")["maxLength"],
+            MAX_DESCRIPTION_LEN
+        );
+        assert_eq!(
+            property::<RequestForm>("address_string")["maxLength"],
+            MAX_ADDRESS_LEN
+        );
+        for name in CONTACT_FIELDS {
+            assert_eq!(property::<RequestForm>(name)["maxLength"], MAX_CONTACT_LEN);
+        }
+        assert_eq!(
+            property::<RequestForm>("media_url")["maxLength"],
+            MAX_MEDIA_URL_LEN
+        );
+        assert_eq!(MAX_FORM_BYTES, 64 * 1024);
+        assert_eq!(MAX_MULTIPART_BYTES, 10 * 1024 * 1024);
+    }
 
     #[test]
     fn html_is_told_from_comparisons() {

@@ -1,0 +1,2 @@
+DROP TABLE sync_changes;
+DROP TABLE idempotency_keys;
