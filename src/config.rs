@@ -116,6 +116,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// The licence of the open-data exports unless `CIVITAS_OPEN_DATA_LICENCE` says otherwise.
+pub const DEFAULT_OPEN_DATA_LICENCE: &str = "Open Government Licence v3.0";
+
 /// Process-wide settings.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -285,6 +288,16 @@ pub struct Settings {
           value_parser = clap::value_parser!(u8).range(0..=10), global = true)]
     pub trusted_proxy_hops: u8,
 
+    /// The licence the open-data exports (`/open-data/issues.csv`, `.geojson`) are
+    /// published under, named in each file (1 to 200 characters).
+    #[arg(
+        long,
+        env = "CIVITAS_OPEN_DATA_LICENCE",
+        default_value = DEFAULT_OPEN_DATA_LICENCE,
+        global = true
+    )]
+    pub open_data_licence: String,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "CIVITAS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -349,6 +362,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     pub rate_limits: crate::ratelimit::RateLimits,
     pub trusted_proxy_hops: u8,
+    /// The licence named in the open-data exports.
+    pub open_data_licence: String,
     pub log_format: LogFormat,
 }
 
@@ -399,6 +414,15 @@ impl Settings {
             parse_origins(&self.cors_origins).map_err(|e| format!("CIVITAS_CORS_ORIGINS: {e}"))?;
         let rate_limits = crate::ratelimit::RateLimits::parse(&self.rate_limits)
             .map_err(|e| format!("CIVITAS_RATE_LIMITS: {e}"))?;
+        let open_data_licence = self.open_data_licence.trim().to_owned();
+        if open_data_licence.is_empty()
+            || open_data_licence.chars().count() > 200
+            || open_data_licence.contains(char::is_control)
+        {
+            return Err(
+                "CIVITAS_OPEN_DATA_LICENCE: expected 1 to 200 characters on one line".into(),
+            );
+        }
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(format!(
                 "CIVITAS_MAIL_FROM: not a mailbox: {:?}",
@@ -434,6 +458,7 @@ impl Settings {
                 .map(SecretString::from),
             rate_limits,
             trusted_proxy_hops: self.trusted_proxy_hops,
+            open_data_licence,
             log_format: self.log_format,
         })
     }
@@ -467,6 +492,7 @@ impl Config {
             metrics_token: None,
             rate_limits: crate::ratelimit::RateLimits::off(),
             trusted_proxy_hops: 0,
+            open_data_licence: DEFAULT_OPEN_DATA_LICENCE.into(),
             log_format: LogFormat::Text,
         }
     }
@@ -550,6 +576,30 @@ mod tests {
         assert!(parse_delays("").is_err());
         assert!(parse_delays("5x").is_err());
         assert!(parse_delays("25h").is_err());
+    }
+
+    #[test]
+    fn the_open_data_licence_defaults_and_must_be_one_short_line() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["civitas"], args].concat())
+                .unwrap()
+                .settings
+                .validate()
+        };
+        assert_eq!(
+            parse(&[]).unwrap().open_data_licence,
+            DEFAULT_OPEN_DATA_LICENCE
+        );
+        assert_eq!(
+            parse(&["--open-data-licence", " CC BY 4.0 "])
+                .unwrap()
+                .open_data_licence,
+            "CC BY 4.0"
+        );
+        for bad in ["  ", "two\nlines", &"x".repeat(201)] {
+            let error = parse(&["--open-data-licence", bad]).unwrap_err();
+            assert!(error.starts_with("CIVITAS_OPEN_DATA_LICENCE"), "{error}");
+        }
     }
 
     #[test]

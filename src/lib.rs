@@ -19,6 +19,7 @@ pub mod events;
 pub mod groups;
 pub mod health;
 pub mod idempotency;
+pub mod insight;
 pub mod issues;
 pub mod mail;
 pub mod metrics;

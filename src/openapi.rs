@@ -80,6 +80,7 @@ operator (`CIVITAS_RATE_LIMITS`) and counted by each server node.",
         (name = "Webhooks", description = "Partners' webhook subscriptions: signed deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`) of the events a partner may see, retried with back-off, and their delivery log. Needs the `webhooks:manage` scope."),
         (name = "Notifications", description = "The caller's in-app notification feed and push devices. What a citizen hears about is set by `notification_preferences` on `/me`."),
         (name = "Sync", description = "One ordered feed of what changed for the caller, for offline-first apps: their issues, groups, pledges, the opportunities pledged to, notifications and profile, as current states or tombstones, after an opaque cursor that never skips a change."),
+        (name = "Insight", description = "Public figures and open data for anyone: aggregate statistics by area and period, and the public issues as CSV or GeoJSON under the deployment's open-data licence, without personal data."),
         (name = "Operations", description = "Health probes and Prometheus metrics."),
         (name = "Open311", description = "Open311 GeoReport v2 under `/open311/v2`, in XML or JSON: services are the active categories, service requests are issues. Submitting needs an `api_key`: a partner client secret with the `open311:submit` scope. Errors are lists of `{code, description}` in the requested format."),
     )
@@ -129,7 +130,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(partners::routes::configure)
             .configure(notifications::routes::configure)
             .configure(webhooks::routes::configure)
-            .configure(crate::sync::routes::configure),
+            .configure(crate::sync::routes::configure)
+            .configure(crate::insight::routes::configure),
     )
     .service(utoipa_actix_web::scope("/open311/v2").configure(open311::routes::configure))
     .service(auth::routes::get_jwks)

@@ -256,7 +256,8 @@ pub fn search_issues(
 /// SQL that holds for a row of `sync_changes` whose issue is not in the public list of
 /// `search_issues`: every stored issue is listed today, so only a deleted one is not.
 /// Whatever later hides issues from the list (moderation) adds its condition here too and
-/// logs the change (`sync::record`), and `GET /issues?include_deleted=true` reports it.
+/// logs the change (`sync::record`), and `GET /issues?include_deleted=true` reports it;
+/// `insight::models::LISTED_SQL` (statistics and open data) takes the same condition.
 pub const NOT_LISTED_SQL: &str =
     "NOT EXISTS (SELECT 1 FROM issues WHERE issues.id = sync_changes.entity_id)";
 

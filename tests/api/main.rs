@@ -13,6 +13,7 @@ mod categories;
 mod errors;
 mod groups;
 mod idempotency;
+mod insight;
 mod issues;
 mod notifications;
 mod open311;
