@@ -176,6 +176,11 @@ pub struct Settings {
           value_parser = clap::value_parser!(i32).range(1..=1_000_000), global = true)]
     pub escalation_threshold: i32,
 
+    /// Flags from distinct citizens at which content is hidden pending a moderator's review.
+    #[arg(long, env = "CIVITAS_FLAG_THRESHOLD", default_value_t = 3,
+          value_parser = clap::value_parser!(i32).range(1..=1000), global = true)]
+    pub flag_threshold: i32,
+
     /// Where photos are stored: `file:///path` (default: the data directory, under
     /// `photos/`) or `memory://` (tests and demos).
     #[arg(
@@ -348,6 +353,7 @@ pub struct Config {
     pub db_pool_size: u32,
     pub db_pool_timeout: Duration,
     pub escalation_threshold: i32,
+    pub flag_threshold: i32,
     pub object_store_url: Option<SecretString>,
     pub max_photos_per_issue: i32,
     pub jurisdiction_id: Option<String>,
@@ -439,6 +445,7 @@ impl Settings {
             db_pool_size: self.db_pool_size,
             db_pool_timeout: Duration::from_millis(self.db_pool_timeout_ms),
             escalation_threshold: self.escalation_threshold,
+            flag_threshold: self.flag_threshold,
             object_store_url: self
                 .object_store_url
                 .filter(|url| !url.is_empty())
@@ -477,6 +484,7 @@ impl Config {
             db_pool_size: 10,
             db_pool_timeout: Duration::from_millis(3000),
             escalation_threshold: 25,
+            flag_threshold: 3,
             object_store_url: None,
             max_photos_per_issue: 10,
             jurisdiction_id: None,

@@ -7,6 +7,7 @@
 //! `<feature>/models` over `db`.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod categories;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod idempotency;
 pub mod insight;
 pub mod issues;
 pub mod mail;
+pub mod moderation;
 pub mod metrics;
 pub mod notifications;
 pub mod open311;
@@ -31,6 +33,7 @@ pub mod pagination;
 pub mod partners;
 pub mod photos;
 pub mod pledges;
+pub mod privacy;
 pub mod ratelimit;
 pub mod seed;
 pub mod startup;

@@ -81,6 +81,8 @@ operator (`CIVITAS_RATE_LIMITS`) and counted by each server node.",
         (name = "Notifications", description = "The caller's in-app notification feed and push devices. What a citizen hears about is set by `notification_preferences` on `/me`."),
         (name = "Sync", description = "One ordered feed of what changed for the caller, for offline-first apps: their issues, groups, pledges, the opportunities pledged to, notifications and profile, as current states or tombstones, after an opaque cursor that never skips a change."),
         (name = "Insight", description = "Public figures and open data for anyone: aggregate statistics by area and period, and the public issues as CSV or GeoJSON under the deployment's open-data licence, without personal data."),
+        (name = "Moderation", description = "Keeping public content safe: citizens flag content; enough flags from distinct citizens hide it pending review; moderators work a queue and hide, restore, dismiss, edit out personal data, suspend or ban; admins read the append-only audit log of every staff action."),
+        (name = "Privacy", description = "The caller's data rights: a machine-readable export of everything Civitas holds about them, erasure of their account (public contributions stay, as a deleted user), and consents with their history."),
         (name = "Operations", description = "Health probes and Prometheus metrics."),
         (name = "Open311", description = "Open311 GeoReport v2 under `/open311/v2`, in XML or JSON: services are the active categories, service requests are issues. Submitting needs an `api_key`: a partner client secret with the `open311:submit` scope. Errors are lists of `{code, description}` in the requested format."),
     )
@@ -131,7 +133,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(notifications::routes::configure)
             .configure(webhooks::routes::configure)
             .configure(crate::sync::routes::configure)
-            .configure(crate::insight::routes::configure),
+            .configure(crate::insight::routes::configure)
+            .configure(crate::moderation::routes::configure)
+            .configure(crate::privacy::routes::configure)
+            .configure(crate::audit::routes::configure),
     )
     .service(utoipa_actix_web::scope("/open311/v2").configure(open311::routes::configure))
     .service(auth::routes::get_jwks)

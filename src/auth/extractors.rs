@@ -170,6 +170,13 @@ impl RoleSet for Staff {
     const DESCRIPTION: &'static str = "staff (moderator, officer or admin)";
 }
 
+/// Moderators and admins: the moderation routes.
+pub struct Moderators;
+impl RoleSet for Moderators {
+    const ALLOWED: &'static [Role] = &[Role::Moderator, Role::Admin];
+    const DESCRIPTION: &'static str = "a moderator or admin";
+}
+
 /// Officers and admins (council staff).
 pub struct Officers;
 impl RoleSet for Officers {

@@ -8,5 +8,6 @@ pub mod routes;
 pub mod tokens;
 
 pub use extractors::{
-    AdminOnly, AuthUser, MaybeUser, Officers, RoleGuard, RoleSet, Staff, VerifiedCitizen,
+    AdminOnly, AuthUser, MaybeUser, Moderators, Officers, RoleGuard, RoleSet, Staff,
+    VerifiedCitizen,
 };

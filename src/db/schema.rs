@@ -11,6 +11,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         notification_preferences -> Text,
+        suspended_until -> Nullable<Timestamp>,
+        banned_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -119,6 +122,7 @@ diesel::table! {
         reporter_contact -> Nullable<Text>,
         media_url -> Nullable<Text>,
         open311_token -> Nullable<Text>,
+        hidden_at -> Nullable<Timestamp>,
     }
 }
 
@@ -164,6 +168,7 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         actor_client_id -> Nullable<Text>,
+        hidden_at -> Nullable<Timestamp>,
     }
 }
 
@@ -178,6 +183,7 @@ diesel::table! {
         thumb_width -> Integer,
         thumb_height -> Integer,
         created_at -> Timestamp,
+        hidden_at -> Nullable<Timestamp>,
     }
 }
 
@@ -212,6 +218,7 @@ diesel::table! {
         archived_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        hidden_at -> Nullable<Timestamp>,
     }
 }
 
@@ -252,6 +259,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         partner_client_id -> Nullable<Text>,
+        hidden_at -> Nullable<Timestamp>,
     }
 }
 
@@ -418,3 +426,55 @@ diesel::allow_tables_to_appear_in_same_query!(sync_changes, issue_follows);
 diesel::allow_tables_to_appear_in_same_query!(sync_changes, group_members);
 diesel::allow_tables_to_appear_in_same_query!(sync_changes, pledges);
 diesel::allow_tables_to_appear_in_same_query!(sync_changes, notifications);
+
+diesel::table! {
+    flags (id) {
+        id -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        account_id -> Text,
+        reason -> Text,
+        details -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        actor_id -> Nullable<Text>,
+        actor_role -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        account_id -> Text,
+        purpose -> Text,
+        granted -> Bool,
+        version -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(flags -> accounts (account_id));
+diesel::joinable!(consents -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(flags, accounts);
+diesel::allow_tables_to_appear_in_same_query!(flags, issues);
+diesel::allow_tables_to_appear_in_same_query!(flags, issue_events);
+diesel::allow_tables_to_appear_in_same_query!(flags, issue_photos);
+diesel::allow_tables_to_appear_in_same_query!(flags, groups);
+diesel::allow_tables_to_appear_in_same_query!(flags, opportunities);
+diesel::allow_tables_to_appear_in_same_query!(consents, accounts);

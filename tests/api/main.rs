@@ -9,11 +9,13 @@
 mod helpers;
 
 mod accounts;
+mod audit;
 mod categories;
 mod errors;
 mod groups;
 mod idempotency;
 mod insight;
+mod moderation;
 mod issues;
 mod notifications;
 mod open311;
@@ -21,10 +23,12 @@ mod operations;
 mod partners;
 mod photos;
 mod pledges;
+mod privacy;
 mod ratelimit;
 mod seed;
 mod sessions;
 mod storage;
 mod sync;
 mod tokens;
+mod visibility;
 mod webhooks;

@@ -1,0 +1,13 @@
+DROP TRIGGER audit_log_append_only ON audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE consents;
+DROP TABLE audit_log;
+DROP TABLE flags;
+ALTER TABLE accounts DROP COLUMN deleted_at;
+ALTER TABLE accounts DROP COLUMN banned_at;
+ALTER TABLE accounts DROP COLUMN suspended_until;
+ALTER TABLE opportunities DROP COLUMN hidden_at;
+ALTER TABLE groups DROP COLUMN hidden_at;
+ALTER TABLE issue_photos DROP COLUMN hidden_at;
+ALTER TABLE issue_events DROP COLUMN hidden_at;
+ALTER TABLE issues DROP COLUMN hidden_at;
