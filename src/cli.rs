@@ -3,6 +3,7 @@
 use std::io::BufRead;
 
 use crate::accounts::models::{self, NewAccount};
+use crate::audit::{Entry, Trail};
 use crate::auth::{keys, password};
 use crate::config::{Cli, ClientCommand, Command, Config, KeysCommand, UserCommand};
 use crate::domain::{DisplayName, Email, NewPassword};
@@ -63,7 +64,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 if models::find_account_by_email(conn, &account.email)?.is_some() {
                     anyhow::bail!("an account with this email already exists");
                 }
-                models::insert_account(conn, &account)?;
+                db::transaction(conn, |conn| {
+                    models::insert_account(conn, &account)?;
+                    if role.is_staff() {
+                        Trail::record_operator(
+                            conn,
+                            Entry {
+                                action: "account.created_with_role",
+                                target_type: "account",
+                                target_id: &account.id,
+                                before: None,
+                                after: Some(serde_json::json!({ "role": role.as_str() })),
+                                reason: None,
+                            },
+                        )?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
+                })?;
                 println!("{}", account.id);
                 Ok(())
             })
@@ -78,7 +95,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             blocking(config, move |conn| {
                 let (client, secret) = partners::models::new_client(name, &scopes, db::now());
-                partners::models::insert_client(conn, &client)?;
+                db::transaction(conn, |conn| {
+                    partners::models::insert_client(conn, &client)?;
+                    Trail::record_operator(
+                        conn,
+                        Entry {
+                            action: "client.created",
+                            target_type: "client",
+                            target_id: &client.id,
+                            before: None,
+                            after: Some(serde_json::json!({
+                                "name": client.name,
+                                "scopes": client.scopes,
+                            })),
+                            reason: None,
+                        },
+                    )
+                })?;
                 println!("client_id: {}", client.id);
                 println!("client_secret: {secret}");
                 println!("scopes: {}", client.scopes);
@@ -86,7 +119,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Keys(KeysCommand::Rotate) => blocking(config, |conn| {
-            let kid = db::transaction(conn, keys::rotate)?;
+            let kid = db::transaction(conn, |conn| {
+                let kid = keys::rotate(conn)?;
+                Trail::record_operator(
+                    conn,
+                    Entry {
+                        action: "signing_key.rotated",
+                        target_type: "signing_key",
+                        target_id: &kid,
+                        before: None,
+                        after: None,
+                        reason: None,
+                    },
+                )?;
+                Ok::<_, anyhow::Error>(kid)
+            })?;
             println!("{kid}");
             Ok(())
         }),

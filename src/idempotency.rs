@@ -17,7 +17,9 @@
 //! Answers that say nothing happened yet are not stored, so a retry acts: `401`, `403`,
 //! `408`, `429` and every `5xx` (which also roll back). The credential exchanges
 //! (`/auth/login`, `/auth/refresh`, `/oauth/token`) ignore the header: repeating them is
-//! harmless by design, and their answers are credentials Civitas does not keep.
+//! harmless by design, and their answers are credentials Civitas does not keep. So does
+//! `/auth/register`: repeating it is harmless too (it answers the same either way), and
+//! it must not leave an email address under a client address, out of erasure's reach.
 
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -54,11 +56,14 @@ pub const RETENTION_HOURS: i64 = 24;
 /// The largest keyed body read (the largest any route accepts, a photo upload, plus room
 /// for the multipart framing).
 const MAX_KEYED_BODY: usize = MAX_UPLOAD_BYTES + 64 * 1024;
-/// Routes that ignore the header: credential exchanges.
-const EXEMPT: [&str; 3] = [
+/// Routes that ignore the header: credential exchanges, and registration (its answer
+/// would be stored under the client address, with the email address, where erasing the
+/// account could not find it).
+const EXEMPT: [&str; 4] = [
     "/api/v1/auth/login",
     "/api/v1/auth/refresh",
     "/api/v1/oauth/token",
+    "/api/v1/auth/register",
 ];
 /// Headers of the first answer that a replay repeats.
 const KEPT_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];

@@ -3,10 +3,10 @@
 //! valid bearer token, else `account` per citizen account or partner client; requests to
 //! the routes open to abuse count in addition against a stricter class: `auth` (sign-up,
 //! sign-in, password reset, token exchanges; per address), `report` (new issues and
-//! Open311 requests), `comment` and `pledge` (per caller). Over a limit the answer is
-//! `429` problem+json with `Retry-After`; counted answers carry the `RateLimit-Limit`,
-//! `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy` headers (IETF httpapi
-//! draft) of the class closest to its limit. Counters are per node: behind a load
+//! Open311 requests), `comment` (comments and flags) and `pledge` (per caller). Over a
+//! limit the answer is `429` problem+json with `Retry-After`; counted answers carry the
+//! `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`
+//! headers (IETF httpapi draft) of the class closest to its limit. Counters are per node: behind a load
 //! balancer spreading N nodes, a caller gets up to N times the limit.
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -55,7 +55,7 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 /// Operational routes never limited: probes and scrapes must not fail because of load.
 const EXEMPT_PATHS: [&str; 3] = ["/health/live", "/health/ready", "/metrics"];
 /// The route patterns (all `POST`) that count against a stricter class.
-const STRICT_ROUTES: [(&str, Class); 14] = [
+const STRICT_ROUTES: [(&str, Class); 15] = [
     ("/api/v1/auth/register", Class::Auth),
     ("/api/v1/auth/login", Class::Auth),
     ("/api/v1/auth/password-reset", Class::Auth),
@@ -68,6 +68,7 @@ const STRICT_ROUTES: [(&str, Class); 14] = [
     ("/api/v1/issues", Class::Report),
     ("/open311/v2/requests.{format}", Class::Report),
     ("/api/v1/issues/{id}/comments", Class::Comment),
+    ("/api/v1/flags", Class::Comment),
     ("/api/v1/issues/{id}/pledges", Class::Pledge),
     ("/api/v1/opportunities/{id}/pledges", Class::Pledge),
 ];

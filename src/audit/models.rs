@@ -65,9 +65,7 @@ pub struct Filter {
 
 /// Up to `limit` entries matching `filter`, newest first.
 pub fn list(conn: &mut DbConnection, filter: &Filter, limit: i64) -> QueryResult<Vec<AuditRow>> {
-    let mut query = audit_log::table
-        .select(AuditRow::as_select())
-        .into_boxed();
+    let mut query = audit_log::table.select(AuditRow::as_select()).into_boxed();
     if let Some(actor) = &filter.actor_id {
         query = query.filter(audit_log::actor_id.eq(actor));
     }

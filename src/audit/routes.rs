@@ -52,7 +52,11 @@ fn filter_of(query: &AuditQuery) -> ApiResult<Filter> {
     if let (Some(from), Some(to)) = (filter.from, filter.to)
         && from >= to
     {
-        errors.push(FieldError::new("to", "before_from", "Must be after `from`."));
+        errors.push(FieldError::new(
+            "to",
+            "before_from",
+            "Must be after `from`.",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

@@ -5,7 +5,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use std::marker::PhantomData;
@@ -17,12 +17,14 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// What authenticating a request reads: the session's account, revocation and expiry,
-/// and the account's role and verification.
+/// and the account's role, verification, suspension and ban.
 type SessionCheck = (
     String,
     Option<NaiveDateTime>,
     NaiveDateTime,
     String,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
     Option<NaiveDateTime>,
 );
 
@@ -34,6 +36,36 @@ pub struct AuthUser {
     pub session_id: String,
     pub role: Role,
     pub email_verified: bool,
+    /// When a moderator's suspension of the account ends (it may have ended already):
+    /// until then it can read but not post (see [`VerifiedCitizen`]).
+    pub suspended_until: Option<NaiveDateTime>,
+}
+
+impl AuthUser {
+    /// The end of the account's suspension, if it is suspended now.
+    pub fn suspended_now(&self) -> Option<NaiveDateTime> {
+        self.suspended_until
+            .filter(|until| *until > Utc::now().naive_utc())
+    }
+
+    /// Refuses an account a moderator suspended (`403 account_suspended`, naming the
+    /// end): it may read, but create nothing. [`VerifiedCitizen`] calls it; a route that
+    /// takes a plain `AuthUser` (or `Caller`) and creates content should too.
+    pub fn ensure_may_post(&self) -> Result<(), ApiError> {
+        match self.suspended_now() {
+            Some(until) => {
+                let until = crate::db::utc(until).to_rfc3339_opts(SecondsFormat::Secs, true);
+                Err(ApiError::forbidden(
+                    "account_suspended",
+                    format!(
+                        "A moderator suspended this account until {until}: until then it can \
+                         read but not post."
+                    ),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
@@ -106,12 +138,16 @@ impl FromRequest for AuthUser {
                         sessions::expires_at,
                         accounts::role,
                         accounts::email_verified_at,
+                        accounts::suspended_until,
+                        accounts::banned_at,
                     ))
                     .first(conn)
                     .optional()?;
                 let now = Utc::now().naive_utc();
+                // A ban revokes every session; checking it here as well closes the gap
+                // of a sign-in that raced the ban.
                 match row {
-                    Some((account_id, None, expires_at, role, verified))
+                    Some((account_id, None, expires_at, role, verified, suspended_until, None))
                         if account_id == claims.sub && expires_at > now =>
                     {
                         Ok(AuthUser {
@@ -119,6 +155,7 @@ impl FromRequest for AuthUser {
                             session_id: claims.sid,
                             role: Role::parse(&role).unwrap_or(Role::Citizen),
                             email_verified: verified.is_some(),
+                            suspended_until,
                         })
                     }
                     _ => Err(ApiError::unauthorized(
@@ -134,7 +171,8 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// A signed-in account whose email is verified: required to create content.
+/// A signed-in account whose email is verified and which no moderator has suspended:
+/// required to create content (`403 email_not_verified`, `403 account_suspended`).
 #[derive(Debug, Clone)]
 pub struct VerifiedCitizen(pub AuthUser);
 
@@ -152,6 +190,7 @@ impl FromRequest for VerifiedCitizen {
                     "Verify your email address first.",
                 ));
             }
+            user.ensure_may_post()?;
             Ok(Self(user))
         })
     }

@@ -11,6 +11,7 @@ use super::models::{self, CategoryChanges, NewCategory};
 use super::views::{
     CategoryView, CreateCategoryRequest, ListCategoriesQuery, UpdateCategoryRequest,
 };
+use crate::audit::{Entry, Trail};
 use crate::auth::{AuthUser, MaybeUser, Officers, RoleGuard, RoleSet};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +24,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(get_category)
         .service(create_category)
         .service(update_category);
+}
+
+/// A category as the audit log keeps it: its public view.
+fn snapshot(row: models::Category) -> serde_json::Value {
+    serde_json::to_value(CategoryView::from(row)).unwrap_or_default()
 }
 
 fn no_such_category() -> ApiError {
@@ -141,20 +147,36 @@ pub async fn get_category(
 #[post("/categories")]
 pub async fn create_category(
     state: web::Data<AppState>,
-    _officer: RoleGuard<Officers>,
+    officer: RoleGuard<Officers>,
+    trail: Trail,
     body: web::Json<CreateCategoryRequest>,
 ) -> ApiResult<HttpResponse> {
     let category = NewCategory::try_from(body.into_inner()).map_err(ApiError::validation)?;
     let category = db::write(&state.pool, move |conn| {
-        models::insert_category(conn, &category, db::now()).map_err(|error| match error {
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                ApiError::conflict(
-                    "category_exists",
-                    format!("There is already a category `{}`.", category.code()),
-                )
-            }
-            other => other.into(),
-        })
+        let created =
+            models::insert_category(conn, &category, db::now()).map_err(|error| match error {
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                    ApiError::conflict(
+                        "category_exists",
+                        format!("There is already a category `{}`.", category.code()),
+                    )
+                }
+                other => other.into(),
+            })?;
+        let after = snapshot(created.clone());
+        trail.record(
+            conn,
+            &officer.0,
+            Entry {
+                action: "category.created",
+                target_type: "category",
+                target_id: &created.code,
+                before: None,
+                after: Some(after),
+                reason: None,
+            },
+        )?;
+        Ok(created)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -191,7 +213,8 @@ pub async fn create_category(
 #[patch("/categories/{code}")]
 pub async fn update_category(
     state: web::Data<AppState>,
-    _officer: RoleGuard<Officers>,
+    officer: RoleGuard<Officers>,
+    trail: Trail,
     code: web::Path<String>,
     req: HttpRequest,
     body: web::Json<UpdateCategoryRequest>,
@@ -200,15 +223,27 @@ pub async fn update_category(
     let code = code.into_inner();
     let if_match = crate::conditional::if_match(&req);
     let category = db::write(&state.pool, move |conn| {
-        if if_match.is_some() {
-            let current = models::find_category(conn, &code)
-                .optional()?
-                .ok_or_else(no_such_category)?;
-            crate::conditional::check_if_match(if_match.as_deref(), &CategoryView::from(current))?;
-        }
-        models::update_category(conn, &code, &changes, db::now())
+        let current = models::find_category(conn, &code)
             .optional()?
-            .ok_or_else(no_such_category)
+            .ok_or_else(no_such_category)?;
+        let before = snapshot(current.clone());
+        crate::conditional::check_if_match(if_match.as_deref(), &CategoryView::from(current))?;
+        let updated = models::update_category(conn, &code, &changes, db::now())
+            .optional()?
+            .ok_or_else(no_such_category)?;
+        trail.record(
+            conn,
+            &officer.0,
+            Entry {
+                action: "category.updated",
+                target_type: "category",
+                target_id: &code,
+                before: Some(before),
+                after: Some(snapshot(updated.clone())),
+                reason: None,
+            },
+        )?;
+        Ok(updated)
     })
     .await?;
     Ok(web::Json(category.into()))

@@ -34,6 +34,9 @@ pub struct GroupRow {
     pub archived_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When moderators took it out of public view; `None` while it is shown. A hidden
+    /// group is in no list, only staff may read it, and nobody may change it.
+    pub hidden_at: Option<NaiveDateTime>,
 }
 
 /// Changes made by an edit.
@@ -87,7 +90,8 @@ pub fn insert_group(conn: &mut DbConnection, group: &GroupRow) -> QueryResult<()
     sync::record(conn, Entity::Group, &group.id)
 }
 
-/// One live (not archived) group; `NotFound` if there is none.
+/// One live (not archived) group, hidden or not; `NotFound` if there is none. Routes
+/// check `hidden_at` against the caller (`groups::routes::visible_group`).
 pub fn find_group(conn: &mut DbConnection, id: &str) -> QueryResult<GroupRow> {
     groups::table
         .find(id)
@@ -156,7 +160,7 @@ pub enum GroupCursor {
     Newest { before: String },
 }
 
-/// Searches live groups: near a point (by centre, nearest first) or anywhere (newest
+/// Searches live groups that are not hidden: near a point (by centre, nearest first) or anywhere (newest
 /// first), optionally by lower-cased text in name or description. Up to `limit` rows
 /// after `cursor`, with the distance key for near searches; the exact distance is
 /// computed by the caller.
@@ -169,6 +173,7 @@ pub fn search_groups(
 ) -> QueryResult<Vec<(GroupRow, Option<f64>)>> {
     let mut query = groups::table
         .filter(groups::archived_at.is_null())
+        .filter(groups::hidden_at.is_null())
         .select(GroupRow::as_select())
         .into_boxed();
     if let Some(text) = text {

@@ -191,6 +191,10 @@ pub struct GroupDetail {
     pub group: GroupView,
     /// The caller's role and status here; `null` when not signed in or never involved.
     pub my_membership: Option<MyMembership>,
+    /// Staff only: whether moderators took the group out of public view (then it is in
+    /// no list, `404` for everyone else, and takes no changes). Absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<bool>,
 }
 
 /// The caller's membership after joining or asking to.

@@ -12,10 +12,11 @@ use crate::domain::MemberStatus;
 use crate::issues::lifecycle::Status;
 use crate::pledges::models as pledge;
 
-/// SQL that holds for an issue row in the public list of `GET /issues`. Every stored
-/// issue is listed today; whatever later hides issues (moderation) adds its condition
-/// here and in `issues::models::NOT_LISTED_SQL`.
-pub const LISTED_SQL: &str = "1 = 1";
+/// SQL that holds for an issue row in the public list of `GET /issues`: every issue but
+/// those moderators hid. The same condition, seen from the change log, is
+/// `issues::models::NOT_LISTED_SQL`; whatever else ever takes issues out of the list
+/// changes both.
+pub const LISTED_SQL: &str = "issues.hidden_at IS NULL";
 
 /// The area and period the figures cover: `[from, to)`, and a box when given.
 #[derive(Debug, Clone, Copy)]
@@ -235,8 +236,9 @@ pub fn hours_verified_per_month(
         .load(conn)
 }
 
-/// Groups active in the period: not archived, centred in the box, and within the period
-/// gained an active member or held an opportunity (one starting in the period).
+/// Groups active in the period: neither archived nor hidden by moderators, centred in the
+/// box, and within the period gained an active member or held an opportunity (one
+/// starting in the period).
 pub fn active_groups(conn: &mut DbConnection, scope: &Scope) -> QueryResult<i64> {
     let joined = group_members::table
         .filter(group_members::status.eq(MemberStatus::Active.as_str()))
@@ -249,6 +251,7 @@ pub fn active_groups(conn: &mut DbConnection, scope: &Scope) -> QueryResult<i64>
         .select(opportunities::group_id);
     let mut query = groups::table
         .filter(groups::archived_at.is_null())
+        .filter(groups::hidden_at.is_null())
         .filter(
             groups::id
                 .eq_any(joined)

@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// active groups. Anyone may ask; nothing personal is in it.
 ///
 /// Definitions (all times UTC, the period half-open `[from, to)`, only issues in the
-/// public list of `GET /issues`):
+/// public list of `GET /issues`: none that moderators hid):
 /// - **issues** (`by_status`, `by_category`, `reported`): issues reported (`created_at`)
 ///   in the period and the box, counted by the status they are in now.
 /// - **resolved by the community**: issues now `resolved` (the community path:
@@ -45,8 +45,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// - **hours pledged**: `hours` of pledges made in the month that still stand (not
 ///   withdrawn, lapsed or no-show); **hours verified**: hours verified in the month.
 ///   With a box, pledges count by the place of their issue or opportunity.
-/// - **active groups**: groups not archived, centred in the box, that in the period
-///   gained an active member or held an opportunity (one starting in the period).
+/// - **active groups**: groups neither archived nor hidden, centred in the box, that in
+///   the period gained an active member or held an opportunity (one starting in the
+///   period).
 #[utoipa::path(
     tag = "Insight",
     params(StatsQuery),

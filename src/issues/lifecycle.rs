@@ -76,6 +76,14 @@ impl Status {
         )
     }
 
+    /// Handed to the council: escalated, and every state of the council's path after it.
+    pub fn is_with_council(self) -> bool {
+        matches!(
+            self,
+            Self::Escalated | Self::Acknowledged | Self::InProgress | Self::Fixed | Self::Declined
+        )
+    }
+
     /// The open states, for queries.
     pub fn open_states() -> Vec<&'static str> {
         Self::ALL

@@ -39,12 +39,33 @@ pub struct IssueRow {
     pub media_url: Option<String>,
     /// The token an Open311 POST answered with.
     pub open311_token: Option<String>,
+    /// When moderators took it out of public view; `None` while it is shown. A hidden
+    /// issue is in no list, and only staff may read or change it.
+    pub hidden_at: Option<NaiveDateTime>,
 }
 
-/// One issue; `NotFound` (404) if there is none.
+impl IssueRow {
+    /// Whether moderators took it out of public view.
+    pub fn is_hidden(&self) -> bool {
+        self.hidden_at.is_some()
+    }
+}
+
+/// One issue, hidden or not; `NotFound` (404) if there is none. Routes that show or
+/// change an issue check `hidden_at` against the caller (see
+/// `issues::routes::visible_issue`).
 pub fn find_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
     issues::table
         .find(id)
+        .select(IssueRow::as_select())
+        .first(conn)
+}
+
+/// One issue the public may see; `NotFound` for a hidden one too.
+pub fn find_shown_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
+    issues::table
+        .find(id)
+        .filter(issues::hidden_at.is_null())
         .select(IssueRow::as_select())
         .first(conn)
 }
@@ -188,7 +209,11 @@ pub fn search_issues(
     cursor: Option<IssueCursor>,
     limit: i64,
 ) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
-    let mut query = issues::table.select(IssueRow::as_select()).into_boxed();
+    // Hidden issues are in no list, for anyone: staff find them through moderation.
+    let mut query = issues::table
+        .filter(issues::hidden_at.is_null())
+        .select(IssueRow::as_select())
+        .into_boxed();
     if !filters.categories.is_empty() {
         query = query.filter(issues::category_code.eq_any(filters.categories.clone()));
     }
@@ -254,12 +279,12 @@ pub fn search_issues(
 }
 
 /// SQL that holds for a row of `sync_changes` whose issue is not in the public list of
-/// `search_issues`: every stored issue is listed today, so only a deleted one is not.
-/// Whatever later hides issues from the list (moderation) adds its condition here too and
-/// logs the change (`sync::record`), and `GET /issues?include_deleted=true` reports it;
-/// `insight::models::LISTED_SQL` (statistics and open data) takes the same condition.
-pub const NOT_LISTED_SQL: &str =
-    "NOT EXISTS (SELECT 1 FROM issues WHERE issues.id = sync_changes.entity_id)";
+/// `search_issues`: a deleted issue, or one moderators hid (hiding logs the change with
+/// `sync::record`, so `GET /issues?include_deleted=true` reports it as a tombstone).
+/// `insight::models::LISTED_SQL` (statistics and open data) is the same condition seen
+/// from `issues`; whatever else ever takes issues out of the list changes both.
+pub const NOT_LISTED_SQL: &str = "NOT EXISTS (SELECT 1 FROM issues \
+     WHERE issues.id = sync_changes.entity_id AND issues.hidden_at IS NULL)";
 
 type BoxedIssues<'a> = issues::BoxedQuery<
     'a,

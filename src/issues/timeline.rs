@@ -95,6 +95,9 @@ pub struct EventRow {
     pub created_at: NaiveDateTime,
     /// The partner client that did it, for events done by a partner.
     pub actor_client_id: Option<String>,
+    /// For a comment: when moderators removed it from public view (the text stays
+    /// stored, for staff and for restoring it).
+    pub hidden_at: Option<NaiveDateTime>,
 }
 
 /// Appends an event to an issue's timeline, raises the matching domain event in the

@@ -256,12 +256,18 @@ pub struct IssueDetail {
     pub followed_by_me: Option<bool>,
     /// The statuses the caller may move it to now (see the lifecycle table).
     pub allowed_transitions: Vec<Status>,
-    /// Staff only, and only on reports made through Open311 with contact details: what
-    /// the client sent about the resident (`email`, `first_name`, `last_name`, `phone`,
-    /// `device_id`, `account_id`). Absent for everyone else.
+    /// Staff only. On reports made through Open311 with contact details: what the
+    /// client sent about the resident (`email`, `first_name`, `last_name`, `phone`,
+    /// `device_id`, `account_id`). On a resident's report that is with the council
+    /// (escalated and after), for officers and admins, while the reporter consents to
+    /// `contact_council`: `account_id`, `display_name`, `email`. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub reporter_contact: Option<serde_json::Value>,
+    /// Staff only: whether moderators took the issue out of public view (then it is in
+    /// no list, and `404` for everyone else). Absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<bool>,
 }
 
 /// The answer to a report: the new issue, and open issues close by in the same category
@@ -312,13 +318,17 @@ pub struct TimelineEntry {
     pub actor: TimelineActor,
     pub from_status: Option<Status>,
     pub to_status: Option<Status>,
-    /// The comment or note; `null` for deleted comments.
+    /// The comment or note; `null` for comments their author deleted, and for comments
+    /// removed by moderators (except to staff).
     pub text: Option<String>,
     /// Extra detail (changed fields, photo id, canonical issue…).
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
     /// `true` for a comment its author deleted.
     pub deleted: bool,
+    /// `true` for a comment moderators removed from public view: show it as "removed by
+    /// moderators". Its `text` is `null`, except to staff.
+    pub removed_by_moderators: bool,
     pub created_at: DateTime<Utc>,
 }
 

@@ -60,7 +60,8 @@ fn issue_notice(
         "issue.adopted" | "issue.adoption_released" => Topic::Adoptions,
         _ => return Ok(None),
     };
-    let Some(issue) = issue_models::find_issue(conn, &event.subject_id).optional()? else {
+    // An issue moderators hid tells nobody about itself (what staff still do to it).
+    let Some(issue) = issue_models::find_shown_issue(conn, &event.subject_id).optional()? else {
         return Ok(None);
     };
     let entry = match details.get("timeline_entry_id").and_then(Value::as_str) {

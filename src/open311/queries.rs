@@ -46,11 +46,13 @@ pub struct Search {
     pub limit: i64,
 }
 
-/// The requests selected, newest first (then by id, newest first).
+/// The requests selected, newest first (then by id, newest first). Issues moderators hid
+/// are never among them, even asked for by id.
 pub fn find_requests(conn: &mut DbConnection, selection: &Selection) -> QueryResult<Vec<IssueRow>> {
     match selection {
         Selection::Ids(ids) => issues::table
             .filter(issues::id.eq_any(ids))
+            .filter(issues::hidden_at.is_null())
             .select(IssueRow::as_select())
             .order((issues::created_at.desc(), issues::id.desc()))
             .load(conn),
@@ -61,6 +63,7 @@ pub fn find_requests(conn: &mut DbConnection, selection: &Selection) -> QueryRes
 fn search_requests(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<IssueRow>> {
     let mut query = issues::table
         .select(IssueRow::as_select())
+        .filter(issues::hidden_at.is_null())
         .filter(issues::created_at.ge(search.start))
         .filter(issues::created_at.le(search.end))
         .into_boxed();
@@ -110,10 +113,11 @@ fn search_requests(conn: &mut DbConnection, search: &Search) -> QueryResult<Vec<
     })
 }
 
-/// The id of the issue an Open311 token was given for.
+/// The id of the issue an Open311 token was given for (none once moderators hid it).
 pub fn find_by_token(conn: &mut DbConnection, token: &str) -> QueryResult<Option<String>> {
     issues::table
         .filter(issues::open311_token.eq(token))
+        .filter(issues::hidden_at.is_null())
         .select(issues::id)
         .first(conn)
         .optional()
@@ -126,7 +130,7 @@ pub struct PageExtras {
     pub service_names: HashMap<String, String>,
     /// Adopting groups' names, by group id.
     pub group_names: HashMap<String, String>,
-    /// The id of each issue's first photo, by issue id.
+    /// The id of each issue's first photo (of those shown), by issue id.
     pub first_photos: HashMap<String, String>,
     /// The note of each issue's latest status change, when it has one, by issue id.
     pub status_notes: HashMap<String, String>,
@@ -187,6 +191,7 @@ fn first_photos(conn: &mut DbConnection, ids: &[&str]) -> QueryResult<HashMap<St
     }
     let photos: Vec<(String, String)> = issue_photos::table
         .filter(issue_photos::issue_id.eq_any(ids))
+        .filter(issue_photos::hidden_at.is_null())
         .select((issue_photos::issue_id, issue_photos::id))
         .order(issue_photos::id.asc())
         .load(conn)?;

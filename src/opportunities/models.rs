@@ -45,6 +45,10 @@ pub struct OpportunityRow {
     pub updated_at: NaiveDateTime,
     /// The partner client that published it, for partners' own calls for volunteers.
     pub partner_client_id: Option<String>,
+    /// When moderators took it out of public view; `None` while it is shown. Only
+    /// moderation sets it, so saving the row leaves it alone.
+    #[diesel(skip_update)]
+    pub hidden_at: Option<NaiveDateTime>,
 }
 
 pub fn insert_opportunity(conn: &mut DbConnection, row: &OpportunityRow) -> QueryResult<()> {
@@ -85,6 +89,8 @@ pub fn save_opportunity(conn: &mut DbConnection, row: &OpportunityRow) -> QueryR
     changed(conn, &row.id)
 }
 
+/// One opportunity, hidden or not; `NotFound` if there is none. Routes check `hidden_at`
+/// against the caller (`opportunities::routes::visible`).
 pub fn find_opportunity(conn: &mut DbConnection, id: &str) -> QueryResult<OpportunityRow> {
     opportunities::table
         .find(id)
@@ -140,7 +146,8 @@ pub struct OpportunityFilters {
     pub issue_id: Option<String>,
 }
 
-/// Published opportunities, soonest first, after `(starts_at, id)`.
+/// Published opportunities moderators did not hide, soonest first, after
+/// `(starts_at, id)`.
 pub fn search_opportunities(
     conn: &mut DbConnection,
     filters: &OpportunityFilters,
@@ -149,6 +156,7 @@ pub fn search_opportunities(
 ) -> QueryResult<Vec<OpportunityRow>> {
     let mut query = opportunities::table
         .filter(opportunities::status.eq(PUBLISHED))
+        .filter(opportunities::hidden_at.is_null())
         .select(OpportunityRow::as_select())
         .into_boxed();
     if let Some((min_lat, max_lat, min_lon, max_lon)) = filters.area {

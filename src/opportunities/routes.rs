@@ -120,8 +120,14 @@ pub(crate) fn manages(
     })
 }
 
+/// Whether `caller` is staff, who still see what moderators hid.
+fn is_staff(caller: Option<&Caller>) -> bool {
+    matches!(caller, Some(Caller::Citizen(user)) if user.role.is_staff())
+}
+
 /// The opportunity if `caller` may see it: published ones to anyone, others to those who
-/// run it; everyone else gets 404.
+/// run it; one moderators hid to staff only (not even to those who run it); everyone
+/// else gets 404.
 pub(crate) fn visible(
     conn: &mut DbConnection,
     id: &str,
@@ -129,6 +135,9 @@ pub(crate) fn visible(
 ) -> ApiResult<(OpportunityRow, bool)> {
     let missing = || ApiError::not_found("No such opportunity.");
     let row = models::find_opportunity(conn, id).map_err(|_| missing())?;
+    if row.hidden_at.is_some() && !is_staff(caller) {
+        return Err(missing());
+    }
     let organiser = manages(conn, &row, caller)?;
     if row.status != PUBLISHED && row.status != COMPLETED && !organiser {
         return Err(missing());
@@ -162,6 +171,7 @@ pub async fn create_opportunity(
     group_id: web::Path<String>,
     body: web::Json<CreateOpportunityRequest>,
 ) -> ApiResult<HttpResponse> {
+    user.ensure_may_post()?;
     let publisher = Publisher::Group {
         group_id: group_id.into_inner(),
         account_id: user.account_id,
@@ -273,10 +283,11 @@ async fn publish(
             account_id,
         } = &publisher
         {
+            // A hidden group calls for nobody.
             if diesel::OptionalExtension::optional(crate::groups::models::find_group(
                 conn, group_id,
             ))?
-            .is_none()
+            .is_none_or(|group| group.hidden_at.is_some())
             {
                 return Err(ApiError::not_found("No such group."));
             }
@@ -295,7 +306,7 @@ async fn publish(
             Publisher::Partner { client_id } => (None, None, Some(client_id)),
         };
         if let Some(issue) = &body.issue_id {
-            crate::issues::models::find_issue(conn, issue).map_err(|_| {
+            crate::issues::models::find_shown_issue(conn, issue).map_err(|_| {
                 ApiError::invalid_field("issue_id", "unknown_issue", "No such issue.")
             })?;
         }
@@ -325,6 +336,7 @@ async fn publish(
             created_at: now,
             updated_at: now,
             partner_client_id,
+            hidden_at: None,
         };
         models::insert_opportunity(conn, &row)?;
         if row.status == PUBLISHED {
@@ -339,7 +351,7 @@ async fn publish(
 }
 
 /// Find published opportunities, soonest first: `near` (with `radius`), `from`, `to`,
-/// `skill`, `group`, `issue`.
+/// `skill`, `group`, `issue`. Opportunities moderators hid are not listed.
 #[utoipa::path(
     tag = "Opportunities",
     params(ListOpportunitiesQuery),
@@ -432,7 +444,8 @@ pub async fn list_opportunities(
     Ok(web::Json(page))
 }
 
-/// One opportunity. Drafts are visible to the group's organisers only.
+/// One opportunity. Drafts are visible to the group's organisers only. One moderators hid
+/// is `404` for everyone but staff, who see it with `hidden: true`.
 #[utoipa::path(
     tag = "Opportunities",
     params(("id" = String, Path, description = "Opportunity id")),
@@ -458,7 +471,10 @@ pub async fn get_opportunity(
         )?;
         let caller = user.map(Caller::Citizen);
         let (row, _) = visible(conn, &id, caller.as_ref())?;
-        Ok(OpportunityView::from(row))
+        let hidden = is_staff(caller.as_ref()).then_some(row.hidden_at.is_some());
+        let mut view = OpportunityView::from(row);
+        view.hidden = hidden;
+        Ok(view)
     })
     .await?;
     Ok(web::Json(view))
@@ -497,6 +513,9 @@ pub async fn update_opportunity(
     req: HttpRequest,
     body: web::Json<UpdateOpportunityRequest>,
 ) -> ApiResult<web::Json<OpportunityView>> {
+    if let Caller::Citizen(user) = &caller {
+        user.ensure_may_post()?;
+    }
     let id = id.into_inner();
     let body = body.into_inner();
     if body

@@ -170,6 +170,10 @@ pub struct OpportunityView {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Staff only, on `GET /opportunities/{id}`: whether moderators took it out of public
+    /// view (then it is in no list and `404` for everyone else). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<bool>,
 }
 
 /// Skills are stored as `,a,b,` so a LIKE on `,tag,` matches whole tags only.
@@ -213,6 +217,7 @@ impl From<OpportunityRow> for OpportunityView {
             status: row.status,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
+            hidden: None,
         }
     }
 }

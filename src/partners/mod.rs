@@ -21,6 +21,11 @@ pub enum Scope {
     /// Report issues on behalf of residents, with the partner recorded.
     #[serde(rename = "issues:write")]
     IssuesWrite,
+    /// With `issues:read`: receive, in issue events, the contact details of reporters who
+    /// agreed to share them with the council (consent `contact_council`), once the issue is
+    /// escalated to the council. For the council's own systems.
+    #[serde(rename = "issues:contact")]
+    IssuesContact,
     /// Publish calls for volunteers as the partner organisation.
     #[serde(rename = "opportunities:write")]
     OpportunitiesWrite,
@@ -36,9 +41,10 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Self::IssuesRead,
         Self::IssuesWrite,
+        Self::IssuesContact,
         Self::OpportunitiesWrite,
         Self::PledgesRead,
         Self::WebhooksManage,
@@ -49,6 +55,7 @@ impl Scope {
         match self {
             Self::IssuesRead => "issues:read",
             Self::IssuesWrite => "issues:write",
+            Self::IssuesContact => "issues:contact",
             Self::OpportunitiesWrite => "opportunities:write",
             Self::PledgesRead => "pledges:read",
             Self::WebhooksManage => "webhooks:manage",
@@ -61,6 +68,9 @@ impl Scope {
         match self {
             Self::IssuesRead => "Read issues",
             Self::IssuesWrite => "Report issues for residents, with the partner recorded",
+            Self::IssuesContact => {
+                "Receive reporters' contact details they agreed to share with the council"
+            }
             Self::OpportunitiesWrite => "Publish calls for volunteers as the partner",
             Self::PledgesRead => "Read pledges to the partner's own opportunities",
             Self::WebhooksManage => "Manage webhook subscriptions",

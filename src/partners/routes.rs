@@ -13,6 +13,7 @@ use super::views::{
     ClientView, ClientWithSecret, CreateClientRequest, OAuthError, TokenRequest, TokenResponse,
     UpdateClientRequest, checked_scopes, client_name,
 };
+use crate::audit::{Entry, Trail};
 use crate::auth::tokens::{PARTNER_TOKEN_TTL_SECS, issue_partner_token};
 use crate::auth::{AdminOnly, RoleGuard};
 use crate::db;
@@ -218,6 +219,11 @@ pub async fn create_token(
     })
 }
 
+/// A client as the audit log keeps it: its public view (never the secret or its hash).
+fn snapshot(row: ClientRow) -> serde_json::Value {
+    serde_json::to_value(ClientView::from(row)).unwrap_or_default()
+}
+
 fn client_not_found(error: diesel::result::Error) -> ApiError {
     match error {
         diesel::result::Error::NotFound => ApiError::not_found("No such client."),
@@ -278,7 +284,8 @@ pub async fn list_clients(
 #[post("/clients")]
 pub async fn create_client(
     state: web::Data<AppState>,
-    _admin: RoleGuard<AdminOnly>,
+    admin: RoleGuard<AdminOnly>,
+    trail: Trail,
     body: web::Json<CreateClientRequest>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = FieldErrors::new();
@@ -293,7 +300,20 @@ pub async fn create_client(
     let (row, secret) = models::new_client(name, &scopes, db::now());
     let insert = row.clone();
     db::write(&state.pool, move |conn| {
-        Ok(models::insert_client(conn, &insert)?)
+        models::insert_client(conn, &insert)?;
+        trail.record(
+            conn,
+            &admin.0,
+            Entry {
+                action: "client.created",
+                target_type: "client",
+                target_id: &insert.id,
+                before: None,
+                after: Some(snapshot(insert.clone())),
+                reason: None,
+            },
+        )?;
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -358,7 +378,8 @@ pub async fn get_client(
 #[patch("/clients/{id}")]
 pub async fn update_client(
     state: web::Data<AppState>,
-    _admin: RoleGuard<AdminOnly>,
+    admin: RoleGuard<AdminOnly>,
+    trail: Trail,
     id: web::Path<String>,
     req: HttpRequest,
     body: web::Json<UpdateClientRequest>,
@@ -384,7 +405,20 @@ pub async fn update_client(
             disabled_at,
         };
         models::update_client(conn, &id, &changes).map_err(client_not_found)?;
-        models::find_client(conn, &id).map_err(client_not_found)
+        let updated = models::find_client(conn, &id).map_err(client_not_found)?;
+        trail.record(
+            conn,
+            &admin.0,
+            Entry {
+                action: "client.updated",
+                target_type: "client",
+                target_id: &id,
+                before: Some(snapshot(current)),
+                after: Some(snapshot(updated.clone())),
+                reason: None,
+            },
+        )?;
+        Ok(updated)
     })
     .await?;
     Ok(web::Json(row.into()))
@@ -408,12 +442,26 @@ pub async fn update_client(
 #[post("/clients/{id}/secret")]
 pub async fn rotate_client_secret(
     state: web::Data<AppState>,
-    _admin: RoleGuard<AdminOnly>,
+    admin: RoleGuard<AdminOnly>,
+    trail: Trail,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let (row, secret) = db::write(&state.pool, move |conn| {
         let secret = models::rotate_secret(conn, &id, db::now()).map_err(client_not_found)?;
+        // The audit tells that the secret changed and when, never the secret.
+        trail.record(
+            conn,
+            &admin.0,
+            Entry {
+                action: "client.secret_rotated",
+                target_type: "client",
+                target_id: &id,
+                before: None,
+                after: None,
+                reason: None,
+            },
+        )?;
         Ok((models::find_client(conn, &id)?, secret))
     })
     .await?;

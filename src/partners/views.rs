@@ -50,12 +50,12 @@ pub struct CreateClientRequest {
     /// publishes.
     #[schema(example = "Riverside Food Bank", min_length = 1, max_length = 100)]
     pub name: String,
-    /// Scopes to grant: at least one, at most 12 entries (repeats are dropped).
+    /// Scopes to grant: at least one, at most 14 entries (repeats are dropped).
     #[schema(
         value_type = Vec<Scope>,
         example = json!(["issues:read", "open311:submit"]),
         min_items = 1,
-        max_items = 12
+        max_items = 14
     )]
     pub scopes: Vec<String>,
 }
@@ -67,9 +67,9 @@ pub struct UpdateClientRequest {
     /// 1 to 100 characters once trimmed.
     #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
-    /// The scopes granted from now on (replacing the old list): at least one, at most 12
+    /// The scopes granted from now on (replacing the old list): at least one, at most 14
     /// entries. Tokens already issued lose a scope taken away at once.
-    #[schema(value_type = Option<Vec<Scope>>, min_items = 1, max_items = 12)]
+    #[schema(value_type = Option<Vec<Scope>>, min_items = 1, max_items = 14)]
     pub scopes: Option<Vec<String>>,
     /// `true` disables the client: its secret and tokens stop working at once. `false`
     /// enables it again.

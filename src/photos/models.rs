@@ -25,9 +25,11 @@ pub struct PhotoRow {
     pub thumb_width: i32,
     pub thumb_height: i32,
     pub created_at: NaiveDateTime,
+    /// When moderators took it out of public view; `None` while it is shown.
+    pub hidden_at: Option<NaiveDateTime>,
 }
 
-/// One photo; `NotFound` (404) if there is none.
+/// One photo, hidden or not; `NotFound` (404) if there is none.
 pub fn find_photo(conn: &mut DbConnection, id: &str) -> QueryResult<PhotoRow> {
     issue_photos::table
         .find(id)
@@ -35,13 +37,32 @@ pub fn find_photo(conn: &mut DbConnection, id: &str) -> QueryResult<PhotoRow> {
         .first(conn)
 }
 
-/// The photos of an issue, oldest first.
-pub fn list_photos(conn: &mut DbConnection, issue_id: &str) -> QueryResult<Vec<PhotoRow>> {
-    issue_photos::table
+/// The photos of an issue, oldest first; those moderators hid only `with_hidden`.
+pub fn list_photos(
+    conn: &mut DbConnection,
+    issue_id: &str,
+    with_hidden: bool,
+) -> QueryResult<Vec<PhotoRow>> {
+    let mut query = issue_photos::table
         .filter(issue_photos::issue_id.eq(issue_id))
         .order(issue_photos::id.asc())
         .select(PhotoRow::as_select())
-        .load(conn)
+        .into_boxed();
+    if !with_hidden {
+        query = query.filter(issue_photos::hidden_at.is_null());
+    }
+    query.load(conn)
+}
+
+/// Whether a photo, or the issue it shows, is hidden from the public.
+pub fn is_hidden(conn: &mut DbConnection, photo: &PhotoRow) -> QueryResult<bool> {
+    if photo.hidden_at.is_some() {
+        return Ok(true);
+    }
+    issues::table
+        .find(&photo.issue_id)
+        .select(issues::hidden_at.is_not_null())
+        .first(conn)
 }
 
 /// Whether an account may add photos to an issue: its reporter, its supporters, and staff.

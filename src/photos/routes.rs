@@ -11,10 +11,10 @@ use super::models::{self, Added, PhotoRow};
 use super::process::{self, ProcessError, Processed};
 use super::storage::Size;
 use super::views::{PhotoQuery, PhotoSize, PhotoView, UploadPhoto};
-use crate::auth::VerifiedCitizen;
+use crate::auth::{MaybeUser, VerifiedCitizen};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::issues::models::find_issue;
+use crate::issues::routes::visible_issue;
 use crate::startup::AppState;
 
 /// The largest upload accepted: the photo and any other form fields together.
@@ -85,10 +85,10 @@ pub async fn upload_photo(
     let max = state.config.max_photos_per_issue;
 
     // Refuse what can be refused before reading the body.
-    let (id, account_id, role) = (issue_id.clone(), user.account_id.clone(), user.role);
+    let (id, uploader) = (issue_id.clone(), user.clone());
     db::read(&state.pool, move |conn| {
-        let issue = find_issue(conn, &id).map_err(issue_not_found)?;
-        if !models::may_add_photo(conn, &issue, &account_id, role)? {
+        let issue = visible_issue(conn, &id, Some(&uploader))?;
+        if !models::may_add_photo(conn, &issue, &uploader.account_id, uploader.role)? {
             return Err(ApiError::forbidden(
                 "forbidden",
                 "Only the issue's reporter, its supporters and staff may add photos.",
@@ -140,6 +140,7 @@ pub(crate) fn new_photo_row(
         thumb_width: dimension(processed.thumb.width)?,
         thumb_height: dimension(processed.thumb.height)?,
         created_at: db::now(),
+        hidden_at: None,
     })
 }
 
@@ -183,7 +184,9 @@ pub(crate) async fn store_and_commit(
 /// Get a photo (JPEG), or with `?size=thumb` its thumbnail. Public.
 ///
 /// Photos never change: responses carry an `ETag` and may be cached for a year;
-/// `If-None-Match` answers 304.
+/// `If-None-Match` answers 304. A photo moderators hid, or a photo of a hidden issue, is
+/// `404` for everyone but staff (signed in with `Authorization`), to whom it is served
+/// with `Cache-Control: private, no-store`.
 #[utoipa::path(
     tag = "Photos",
     params(("id" = String, Path, description = "The photo's id"), PhotoQuery),
@@ -195,6 +198,7 @@ pub(crate) async fn store_and_commit(
             )),
         (status = 304, description = "Not modified: the `If-None-Match` tag matches"),
         (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
         (status = 404, response = crate::error::NotFound),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -202,6 +206,7 @@ pub(crate) async fn store_and_commit(
 #[get("/photos/{id}")]
 pub async fn get_photo(
     state: web::Data<AppState>,
+    MaybeUser(viewer): MaybeUser,
     path: web::Path<String>,
     query: web::Query<PhotoQuery>,
     req: HttpRequest,
@@ -212,11 +217,18 @@ pub async fn get_photo(
         PhotoSize::Thumb => Size::Thumb,
     };
     let lookup = id.clone();
-    db::read(&state.pool, move |conn| {
-        models::find_photo(conn, &lookup).map_err(|error| match error {
-            diesel::result::Error::NotFound => ApiError::not_found("There is no such photo."),
+    let staff = viewer.is_some_and(|v| v.role.is_staff());
+    let hidden = db::read(&state.pool, move |conn| {
+        let missing = || ApiError::not_found("There is no such photo.");
+        let photo = models::find_photo(conn, &lookup).map_err(|error| match error {
+            diesel::result::Error::NotFound => missing(),
             other => other.into(),
-        })
+        })?;
+        let hidden = models::is_hidden(conn, &photo)?;
+        if hidden && !staff {
+            return Err(missing());
+        }
+        Ok(hidden)
     })
     .await?;
 
@@ -224,11 +236,16 @@ pub async fn get_photo(
         Size::Full => id.clone(),
         Size::Thumb => format!("{id}-thumb"),
     });
-    let cache = CacheControl(vec![
-        CacheDirective::Public,
-        CacheDirective::MaxAge(CACHE_SECONDS),
-        CacheDirective::Extension("immutable".into(), None),
-    ]);
+    // What staff see of hidden content must not linger in shared caches.
+    let cache = if hidden {
+        CacheControl(vec![CacheDirective::Private, CacheDirective::NoStore])
+    } else {
+        CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(CACHE_SECONDS),
+            CacheDirective::Extension("immutable".into(), None),
+        ])
+    };
     let fresh = match req.get_header::<header::IfNoneMatch>() {
         Some(header::IfNoneMatch::Any) => true,
         Some(header::IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&etag)),

@@ -36,6 +36,10 @@ pub struct PhotoView {
     #[schema(example = 1536)]
     pub height: i32,
     pub created_at: DateTime<Utc>,
+    /// `true` on a photo moderators took out of public view (only staff see those);
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 impl From<PhotoRow> for PhotoView {
@@ -49,6 +53,7 @@ impl From<PhotoRow> for PhotoView {
             width: row.width,
             height: row.height,
             created_at: utc(row.created_at),
+            hidden: row.hidden_at.is_some(),
         }
     }
 }

@@ -265,7 +265,8 @@ pub(crate) fn target_of(row: &PledgeRow) -> Target {
 }
 
 /// Pledge to an opportunity (verified citizens). Time and skill pledges take a place;
-/// when none is free they join the waitlist, and a withdrawal promotes the oldest.
+/// when none is free they join the waitlist, and a withdrawal promotes the oldest. An
+/// opportunity moderators hid takes no pledges (`404`).
 #[utoipa::path(
     tag = "Pledges",
     security(("bearer" = [])),
@@ -298,7 +299,7 @@ pub async fn create_opportunity_pledge(
     let view = db::write(&state.pool, move |conn| {
         let opportunity = opportunity_models::find_opportunity(conn, &id)
             .ok()
-            .filter(|o| o.status == PUBLISHED)
+            .filter(|o| o.status == PUBLISHED && o.hidden_at.is_none())
             .ok_or_else(|| ApiError::not_found("No such opportunity."))?;
         if opportunity.ends_at <= now {
             return Err(ApiError::conflict(
@@ -324,7 +325,8 @@ pub async fn create_opportunity_pledge(
 }
 
 /// Pledge directly to an issue (verified citizens). A `reported` issue moves to
-/// `community`; the timeline shows totals, never who pledged what.
+/// `community`; the timeline shows totals, never who pledged what. An issue moderators
+/// hid is `404` (except to staff).
 #[utoipa::path(
     tag = "Pledges",
     security(("bearer" = [])),
@@ -354,8 +356,7 @@ pub async fn create_issue_pledge(
     let now = db::now();
     let mut row = pledge_row(&body, &user.account_id, now)?;
     let view = db::write(&state.pool, move |conn| {
-        let issue = crate::issues::models::find_issue(conn, &id)
-            .map_err(|_| ApiError::not_found("No such issue."))?;
+        let issue = crate::issues::routes::visible_issue(conn, &id, Some(&user))?;
         let open = IssueStatus::parse(&issue.status).is_some_and(IssueStatus::is_open);
         if !open {
             return Err(ApiError::conflict("issue_closed", "This issue is closed."));
@@ -571,6 +572,7 @@ pub async fn update_pledge(
     req: HttpRequest,
     body: web::Json<UpdatePledgeRequest>,
 ) -> ApiResult<web::Json<PledgeView>> {
+    user.ensure_may_post()?;
     let id = id.into_inner();
     let if_match = crate::conditional::if_match(&req);
     let body = body.into_inner();
@@ -802,6 +804,7 @@ pub async fn claim_fulfilment(
     id: web::Path<String>,
     body: web::Json<ClaimRequest>,
 ) -> ApiResult<web::Json<PledgeView>> {
+    user.ensure_may_post()?;
     let id = id.into_inner();
     let hours = body.hours;
     let mut errors = Vec::new();

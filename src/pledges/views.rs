@@ -229,7 +229,9 @@ pub struct GroupMembership {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicParticipation {
     pub account_id: String,
-    pub display_name: String,
+    /// The citizen's name, only while they consent to `public_name` (see
+    /// `PUT /me/consents/public_name`); `null` otherwise.
+    pub display_name: Option<String>,
     pub hours_verified: f64,
     pub issues_reported: i64,
     pub issues_resolved: i64,

@@ -1,6 +1,7 @@
 //! What the feed says about one thing for one caller: its current state exactly as its
 //! own `GET` answers them, when it still concerns them and they may see it; otherwise a
-//! tombstone.
+//! tombstone. Things moderators hid (issues, groups, opportunities) are tombstones for
+//! everyone, staff included: the feed carries what a citizen's app may keep.
 
 use diesel::prelude::*;
 
@@ -40,7 +41,7 @@ pub(crate) fn item(
             let tied = crate::groups::models::find_member(conn, &id, me)?
                 .is_some_and(|member| GROUP_TIES.contains(&member.status()));
             match crate::groups::models::find_group(conn, &id).optional()? {
-                Some(row) if tied => Some(SyncItem::Group {
+                Some(row) if tied && row.hidden_at.is_none() => Some(SyncItem::Group {
                     id: id.clone(),
                     deleted: false,
                     data: Some(Box::new(crate::groups::routes::group_detail(
@@ -52,7 +53,7 @@ pub(crate) fn item(
                 _ => None,
             }
         }
-        Entity::Issue => match crate::issues::models::find_issue(conn, &id).optional()? {
+        Entity::Issue => match crate::issues::models::find_shown_issue(conn, &id).optional()? {
             Some(row) => {
                 let reported = row.reporter_id.as_deref() == Some(me);
                 let (supports, follows) = crate::issues::models::bonds_of(conn, &id, me)?;
@@ -78,7 +79,7 @@ pub(crate) fn item(
             .get_result(conn)?;
             let caller = Caller::Citizen(user.clone());
             match crate::opportunities::routes::visible(conn, &id, Some(&caller)) {
-                Ok((row, _)) if pledged => Some(SyncItem::Opportunity {
+                Ok((row, _)) if pledged && row.hidden_at.is_none() => Some(SyncItem::Opportunity {
                     id: id.clone(),
                     deleted: false,
                     data: Some(Box::new(row.into())),

@@ -221,7 +221,8 @@ pub fn changes_for(
 }
 
 /// Up to `limit` ids of one kind that `account_id` relates to now, after `after`, in id
-/// order: one step of an initial snapshot.
+/// order: one step of an initial snapshot. Hidden issues are left out here; the feed
+/// drops the other things it may not show (`items::item`).
 pub fn snapshot_ids(
     conn: &mut DbConnection,
     account_id: &str,
@@ -255,6 +256,7 @@ pub fn snapshot_ids(
                         .or(issues::id.eq_any(supported).nullable())
                         .or(issues::id.eq_any(followed).nullable()),
                 )
+                .filter(issues::hidden_at.is_null())
                 .filter(issues::id.gt(after))
                 .select(issues::id)
                 .order(issues::id.asc())

@@ -31,8 +31,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 ///
 /// Each item is `{type, id, deleted: false, data}` with `data` exactly as that
 /// resource's own `GET` answers you now, or a tombstone `{type, id, deleted: true}` when
-/// it was deleted or no longer concerns you (you unfollowed it, left the group, the
-/// opportunity was cancelled…). Within one answer each thing appears once, in its latest
+/// it was deleted, moderators took it out of public view, or it no longer concerns you
+/// (you unfollowed it, left the group, the opportunity was cancelled…). Within one answer each thing appears once, in its latest
 /// state; it appears again in a later answer only if it changed again.
 ///
 /// **First sync** (no `since`): a snapshot of everything that concerns you now, over as

@@ -5,10 +5,11 @@
 //!
 //! Who sees what: `issue.*` go to clients with `issues:read` and carry the issue as
 //! `GET /issues/{id}` shows it to the public, plus `event` (the timeline entry's id,
-//! the actor's role, the statuses); `opportunity.*` carry the public opportunity (drafts
-//! only to the partner that owns them); `pledge.*` go only to the partner whose own
-//! opportunity it is, with `pledges:read`; `group.*` never go to partners (they name
-//! residents).
+//! the actor's role, the statuses), and for clients that also hold `issues:contact`,
+//! `reporter_contact` once the issue is with the council and its reporter consents;
+//! `opportunity.*` carry the public opportunity (drafts only to the partner that owns
+//! them); `pledge.*` go only to the partner whose own opportunity it is, with
+//! `pledges:read`; `group.*` never go to partners (they name residents).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -18,6 +19,7 @@ use super::models::{self, Target};
 use crate::db::schema::opportunities;
 use crate::db::{DbConnection, utc};
 use crate::events::Event;
+use crate::issues::lifecycle::Status;
 use crate::partners::Scope;
 
 /// Queues a delivery of each event for every active subscription that wants it and whose
@@ -51,19 +53,34 @@ fn fanout_one(
     let Some(visible) = visible_data(conn, event)? else {
         return Ok(());
     };
-    let payload = json!({
-        "type": event.kind,
-        "timestamp": utc(event.created_at),
-        "data": visible.data,
-    })
-    .to_string();
+    let envelope = |data: &Value| {
+        json!({
+            "type": event.kind,
+            "timestamp": utc(event.created_at),
+            "data": data,
+        })
+        .to_string()
+    };
+    let payload = envelope(&visible.data);
+    // The same data plus the reporter's contact, for the council's systems only.
+    let with_contact = visible.contact.as_ref().map(|contact| {
+        let mut data = visible.data.clone();
+        if let Some(object) = data.as_object_mut() {
+            object.insert("reporter_contact".into(), contact.clone());
+        }
+        envelope(&data)
+    });
     for target in targets.into_iter().filter(|target| visible.may_see(target)) {
+        let payload = match &with_contact {
+            Some(with_contact) if target.has_scope(Scope::IssuesContact) => with_contact,
+            _ => &payload,
+        };
         models::queue_delivery(
             conn,
             &target.subscription_id,
             &event.id,
             &event.kind,
-            &payload,
+            payload,
             now,
         )?;
     }
@@ -77,6 +94,9 @@ struct Visible {
     scope: Option<Scope>,
     /// The one client that may receive it, when it is that client's own business.
     owner: Option<String>,
+    /// The reporter's contact details for clients with `issues:contact`: only on an
+    /// issue with the council whose reporter consents to `contact_council`.
+    contact: Option<Value>,
 }
 
 impl Visible {
@@ -121,13 +141,23 @@ fn webhook_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Vi
         data,
         scope: None,
         owner: Some(owner),
+        contact: None,
     }))
 }
 
 /// The issue as `GET /issues/{id}` shows it to an anonymous caller, with `event`.
 fn issue_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Visible>> {
-    let Some(row) = crate::issues::models::find_issue(conn, &event.subject_id).optional()? else {
+    // A hidden issue is out of public view: partners hear nothing of it.
+    let Some(row) = crate::issues::models::find_shown_issue(conn, &event.subject_id).optional()?
+    else {
         return Ok(None);
+    };
+    let with_council = Status::parse(&row.status).is_some_and(Status::is_with_council);
+    let contact = match &row.reporter_id {
+        Some(reporter) if with_council => {
+            crate::privacy::consents::council_contact(conn, reporter)?
+        }
+        _ => None,
     };
     let detail = crate::issues::routes::detail_of(conn, row, None)?;
     let mut data = to_value(detail)?;
@@ -149,6 +179,7 @@ fn issue_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Visi
         data,
         scope: Some(Scope::IssuesRead),
         owner: None,
+        contact,
     }))
 }
 
@@ -158,6 +189,9 @@ fn opportunity_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Optio
     let Some(row) = find_opportunity(conn, &event.subject_id).optional()? else {
         return Ok(None);
     };
+    if row.hidden_at.is_some() {
+        return Ok(None);
+    }
     let owner = partner_of(conn, &row.id)?;
     if row.status == DRAFT && owner.is_none() {
         return Ok(None);
@@ -168,6 +202,7 @@ fn opportunity_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Optio
         data,
         scope: None,
         owner,
+        contact: None,
     }))
 }
 
@@ -193,6 +228,7 @@ fn pledge_data(conn: &mut DbConnection, event: &Event) -> QueryResult<Option<Vis
         data,
         scope: Some(Scope::PledgesRead),
         owner: Some(owner),
+        contact: None,
     }))
 }
 

@@ -303,6 +303,32 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Sends a request to `/api/v1{path}`, as `who` when given, with a JSON `body` when
+    /// given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: Option<&Citizen>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.api(path));
+        if let Some(who) = who {
+            request = request.bearer_auth(&who.access_token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the request is sent")
+    }
+
+    /// Runs SQL straight on this app's database, bypassing the API: for tests that check
+    /// what the database itself allows, or what it holds.
+    pub fn execute_sql(&self, statements: &str) -> Result<(), String> {
+        let mut conn = civitas::db::connect(&self.state.config).map_err(|e| e.to_string())?;
+        conn.batch_execute(statements).map_err(|e| e.to_string())
+    }
+
     /// Runs the `civitas` binary against this app's database and data directory.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         use std::io::Write;
@@ -341,6 +367,20 @@ impl Drop for TestApp {
                     .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
         }
+    }
+}
+
+/// Asserts the status of `response` and returns its JSON body (`null` when empty, the
+/// text as a string when it is not JSON).
+pub async fn expect(response: Response, status: u16) -> Value {
+    let code = response.status().as_u16();
+    let url = response.url().to_string();
+    let text = response.text().await.expect("a body");
+    assert_eq!(code, status, "{url}: {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 }
 

@@ -1072,3 +1072,98 @@ async fn pledges_go_only_to_the_partner_whose_opportunity_it_is() {
     assert_eq!(published["data"]["id"], id);
     assert_eq!(published["data"]["title"], "Sort donations");
 }
+
+#[actix_web::test]
+async fn only_the_councils_client_gets_a_reporters_contact_and_only_while_they_consent() {
+    let app = TestApp::spawn_with(local).await;
+    let council = Receiver::start();
+    let charity = Receiver::start();
+    let council_token = partner(
+        &app,
+        "Council systems",
+        &["webhooks:manage", "issues:read", "issues:contact"],
+    )
+    .await;
+    let charity_token = full_partner(&app, "Charity").await;
+    subscribe(&app, &council_token, &council.url, &["issue.*"]).await;
+    subscribe(&app, &charity_token, &charity.url, &["issue.*"]).await;
+    let officer = app.staff("officer@example.org", "officer").await;
+    let ada = app.citizen("ada@example.org").await;
+    let consent = |granted: bool| {
+        app.client
+            .put(app.api("/me/consents/contact_council"))
+            .bearer_auth(&ada.access_token)
+            .json(&json!({"granted": granted, "version": "1"}))
+            .send()
+    };
+    assert_eq!(consent(true).await.unwrap().status(), 200);
+
+    let response = app
+        .post_json_as(
+            "/issues",
+            &ada.access_token,
+            &json!({"category": "litter", "title": "Fly-tipped sofa", "description": "On the verge",
+                    "lat": 51.5, "lon": -0.1}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Reported: with the community, so nobody gets contact details yet.
+    let reported = council.wait_for(1).await;
+    assert!(reported[0].json()["data"].get("reporter_contact").is_none());
+
+    assert_eq!(
+        set_status(&app, &ada.access_token, &id, "escalated")
+            .await
+            .status(),
+        200
+    );
+    let escalated = council.wait_for(2).await[1].json();
+    assert_eq!(escalated["data"]["status"], "escalated");
+    assert_eq!(
+        escalated["data"]["reporter_contact"]["email"],
+        "ada@example.org"
+    );
+    let charity_copy = charity.wait_for(2).await[1].json();
+    assert_eq!(charity_copy["data"]["status"], "escalated");
+    assert!(charity_copy["data"].get("reporter_contact").is_none());
+    // The council's officers see the same contact on the issue; a moderator does not.
+    let moderator = app.staff("mod@example.org", "moderator").await;
+    let seen = get_json(&app, &officer.access_token, &format!("/issues/{id}")).await;
+    assert_eq!(seen["reporter_contact"]["email"], "ada@example.org");
+    let seen = get_json(&app, &moderator.access_token, &format!("/issues/{id}")).await;
+    assert!(seen.get("reporter_contact").is_none());
+
+    // Consent withdrawn: the next event carries no contact.
+    assert_eq!(consent(false).await.unwrap().status(), 200);
+    assert_eq!(
+        set_status(&app, &officer.access_token, &id, "acknowledged")
+            .await
+            .status(),
+        200
+    );
+    let acknowledged = council.wait_for(3).await[2].json();
+    assert_eq!(acknowledged["data"]["status"], "acknowledged");
+    assert!(acknowledged["data"].get("reporter_contact").is_none());
+    let seen = get_json(&app, &officer.access_token, &format!("/issues/{id}")).await;
+    assert!(seen.get("reporter_contact").is_none());
+    let text: String = council
+        .received()
+        .iter()
+        .skip(2)
+        .map(|r| String::from_utf8(r.body.clone()).unwrap())
+        .collect();
+    assert!(!text.contains("ada@example.org"));
+}
+
+async fn set_status(app: &TestApp, token: &str, id: &str, to: &str) -> Response {
+    app.post_json_as(
+        &format!("/issues/{id}/status"),
+        token,
+        &json!({"status": to, "note": "Over to the council"}),
+    )
+    .await
+}

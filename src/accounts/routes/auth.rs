@@ -18,12 +18,22 @@ use crate::auth::tokens::{ACCESS_TOKEN_TTL_SECS, issue_access_token};
 use crate::db::{self, DbConnection};
 use crate::domain::{DisplayName, Email, NewPassword, Role};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::moderation::models as moderation;
 use crate::startup::AppState;
 
 pub(super) const MAX_DEVICE_NAME_LEN: usize = 100;
 
 fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "The email or password is not right.")
+}
+
+/// Said only to someone who proved the password (or holds a live refresh token), so it
+/// tells nobody else whether an account exists.
+fn account_banned() -> ApiError {
+    ApiError::forbidden(
+        "account_banned",
+        "A moderator banned this account; it can no longer sign in.",
+    )
 }
 
 fn invalid_mail_token() -> ApiError {
@@ -199,6 +209,8 @@ pub async fn verify_email(
 /// After five wrong passwords for one email, each further attempt must wait (1 s, 2 s,
 /// 4 s… at most 15 minutes): `429` with `Retry-After`. The count is per email, whether or
 /// not an account has it, and a successful sign-in clears it.
+///
+/// A banned account gets `403 account_banned`, but only once its password is proven.
 #[utoipa::path(
     tag = "Accounts",
     request_body = LoginRequest,
@@ -206,6 +218,7 @@ pub async fn verify_email(
         (status = 200, description = "Signed in", body = TokenPair),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
         (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 422, response = crate::error::ValidationFailed),
@@ -263,6 +276,11 @@ pub async fn login(
         Some(account) if verified => {
             let app = state.clone();
             let pair = db::write(&state.pool, move |conn| {
+                // Checked in the transaction that opens the session, so a ban cannot
+                // slip between the check and the new session.
+                if moderation::is_banned(conn, &account.id)? {
+                    return Err(account_banned());
+                }
                 throttle::clear(conn, &key)?;
                 let (session_id, refresh_token) =
                     models::create_session(conn, &account.id, device_name.as_deref(), now)?;
@@ -291,7 +309,8 @@ pub async fn login(
 /// Exchange a refresh token for a new pair.
 ///
 /// The presented refresh token is spent. Presenting a spent one again ends the whole
-/// session (its holder may not be the only one): sign in again.
+/// session (its holder may not be the only one): sign in again. A ban ends every session
+/// of the account, so its refresh tokens stop working too.
 #[utoipa::path(
     tag = "Accounts",
     request_body = RefreshRequest,
@@ -299,6 +318,7 @@ pub async fn login(
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
         (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 503, response = crate::error::ServiceUnavailable),
@@ -322,6 +342,11 @@ pub async fn refresh_session(
     let app = state.clone();
     let outcome = db::write(&state.pool, move |conn| {
         match models::rotate_refresh_token(conn, &presented, db::now())? {
+            // A ban revokes every session, so this only catches a refresh racing it; the
+            // error rolls the rotation back.
+            Refresh::Rotated { account_id, .. } if moderation::is_banned(conn, &account_id)? => {
+                Err(account_banned())
+            }
             Refresh::Rotated {
                 session_id,
                 account_id,

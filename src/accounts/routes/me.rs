@@ -145,38 +145,8 @@ pub async fn change_password(
             "The current password is not right.",
         )
     };
-    if current_password.expose_secret().len() > MAX_PASSWORD_BYTES {
-        return Err(incorrect());
-    }
-    let account_id = user.account_id.clone();
+    confirm_password(&state, &user.account_id, &current_password, incorrect).await?;
     let now = db::now();
-    let account = db::read(&state.pool, move |conn| {
-        Ok(models::find_account(conn, &account_id)?)
-    })
-    .await?;
-    let email = account.email.clone();
-    let blocked = db::read(&state.pool, move |conn| {
-        Ok(throttle::blocked_for(conn, &email, now)?)
-    })
-    .await?;
-    if let Some(seconds) = blocked {
-        return Err(ApiError::too_many_requests(
-            "Too many wrong passwords; wait before trying again.",
-            seconds,
-        ));
-    }
-    if !state
-        .passwords
-        .verify(current_password, Some(account.password_hash))
-        .await?
-    {
-        let email = account.email;
-        db::write(&state.pool, move |conn| {
-            Ok(throttle::record_failure(conn, &email, now)?)
-        })
-        .await?;
-        return Err(incorrect());
-    }
     let hash = state
         .passwords
         .hash(SecretString::from(new_password.expose().to_owned()))
@@ -304,4 +274,48 @@ pub async fn delete_session(
     } else {
         Err(ApiError::not_found("You have no such session."))
     }
+}
+
+/// The caller's account, once `password` is confirmed to be theirs: for the changes that
+/// ask for the password again (changing it, erasing the account). A wrong password is
+/// `wrong()` and counts towards the sign-in throttle; while throttled the answer is `429`.
+pub(crate) async fn confirm_password(
+    state: &AppState,
+    account_id: &str,
+    password: &SecretString,
+    wrong: impl Fn() -> ApiError,
+) -> ApiResult<models::Account> {
+    if password.expose_secret().len() > MAX_PASSWORD_BYTES {
+        return Err(wrong());
+    }
+    let account_id = account_id.to_owned();
+    let now = db::now();
+    let account = db::read(&state.pool, move |conn| {
+        Ok(models::find_account(conn, &account_id)?)
+    })
+    .await?;
+    let email = account.email.clone();
+    let blocked = db::read(&state.pool, move |conn| {
+        Ok(throttle::blocked_for(conn, &email, now)?)
+    })
+    .await?;
+    if let Some(seconds) = blocked {
+        return Err(ApiError::too_many_requests(
+            "Too many wrong passwords; wait before trying again.",
+            seconds,
+        ));
+    }
+    if !state
+        .passwords
+        .verify(password.clone(), Some(account.password_hash.clone()))
+        .await?
+    {
+        let email = account.email;
+        db::write(&state.pool, move |conn| {
+            Ok(throttle::record_failure(conn, &email, now)?)
+        })
+        .await?;
+        return Err(wrong());
+    }
+    Ok(account)
 }

@@ -2,11 +2,13 @@
 
 mod auth;
 mod me;
+mod roles;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use auth::*;
 pub use me::*;
+pub use roles::*;
 
 /// Registers the account routes (under `/api/v1`).
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -22,14 +24,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(change_password)
         .service(resend_verification_email)
         .service(list_sessions)
-        .service(delete_session);
+        .service(delete_session)
+        .service(set_account_role);
 }
 
 /// The longest opaque token accepted; anything longer is not one of ours.
 const MAX_TOKEN_LEN: usize = 256;
 /// The longest password checked against a stored hash, in bytes; anything longer cannot
 /// be right (new passwords have at most 128 characters).
-const MAX_PASSWORD_BYTES: usize = 1024;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
 fn plausible_token(token: &str) -> bool {
     !token.is_empty() && token.len() <= MAX_TOKEN_LEN

@@ -1,8 +1,9 @@
 //! A group taking an issue on (adoption) and letting it go again.
 
 use actix_web::{HttpResponse, delete, post, web};
+use diesel::OptionalExtension;
 
-use super::{no_such_group, organiser};
+use super::{no_such_group, organiser, visible_group};
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
@@ -52,17 +53,20 @@ pub async fn adopt_issue(
     id: web::Path<String>,
     body: web::Json<AdoptIssueRequest>,
 ) -> ApiResult<HttpResponse> {
+    user.ensure_may_post()?;
     let id = id.into_inner();
     let issue_id = body.into_inner().issue_id;
     let (created, detail) = db::write(&state.pool, move |conn| {
-        let group = models::find_group(conn, &id).map_err(no_such_group)?;
+        // A hidden group takes nothing on (whoever asks), and a hidden issue is unknown
+        // to all but staff.
+        let group = visible_group(conn, &id, None)?;
         organiser(conn, &group.id, &user)?;
-        let issue = issue_models::find_issue(conn, &issue_id).map_err(|error| match error {
-            diesel::result::Error::NotFound => {
+        let issue = issue_models::find_issue(conn, &issue_id)
+            .optional()?
+            .filter(|issue| !issue.is_hidden() || user.role.is_staff())
+            .ok_or_else(|| {
                 ApiError::invalid_field("issue_id", "unknown_issue", "No such issue.")
-            }
-            other => other.into(),
-        })?;
+            })?;
         let status = Status::parse(&issue.status).ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("unknown status {:?}", issue.status))
         })?;

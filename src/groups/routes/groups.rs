@@ -2,7 +2,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 
-use super::{locked_group, no_such_group, organiser};
+use super::{locked_group, organiser, visible_group};
+use crate::audit::{Entry, Trail};
 use crate::auth::{AuthUser, MaybeUser, VerifiedCitizen};
 use crate::db::{self, DbConnection};
 use crate::domain::{
@@ -46,9 +47,13 @@ pub(crate) fn group_detail(
         Some(user) => models::find_member(conn, &row.id, &user.account_id)?,
         None => None,
     };
+    let hidden = viewer
+        .is_some_and(|v| v.role.is_staff())
+        .then_some(row.hidden_at.is_some());
     Ok(GroupDetail {
         group: GroupView::from(row),
         my_membership: mine.as_ref().map(MyMembership::from),
+        hidden,
     })
 }
 
@@ -122,6 +127,7 @@ pub async fn create_group(
             archived_at: None,
             created_at: now,
             updated_at: now,
+            hidden_at: None,
         };
         models::insert_group(conn, &row).map_err(name_conflict)?;
         models::insert_member(
@@ -190,7 +196,8 @@ fn parse_search(query: &ListGroupsQuery) -> ApiResult<(Option<Circle>, Option<St
 /// anywhere (newest first), optionally by text in the name or description.
 ///
 /// `near=lat,lon&radius=m` (default 1000 m, at most 50 km), `q`. Cursor pagination.
-/// Groups show their member count, never their members.
+/// Groups show their member count, never their members. Groups moderators hid are not
+/// listed.
 #[utoipa::path(
     tag = "Groups",
     params(ListGroupsQuery),
@@ -264,7 +271,8 @@ pub async fn list_groups(
     Ok(web::Json(page))
 }
 
-/// One group, with the caller's own membership when signed in.
+/// One group, with the caller's own membership when signed in. A group moderators hid
+/// is `404` for everyone but staff, who see it with `hidden: true`.
 #[utoipa::path(
     tag = "Groups",
     params(("id" = String, Path, description = "Group id")),
@@ -283,7 +291,7 @@ pub async fn get_group(
 ) -> ApiResult<web::Json<GroupDetail>> {
     let id = id.into_inner();
     let detail = db::read(&state.pool, move |conn| {
-        let row = models::find_group(conn, &id).map_err(no_such_group)?;
+        let row = visible_group(conn, &id, viewer.as_ref())?;
         group_detail(conn, row, viewer.as_ref())
     })
     .await?;
@@ -319,10 +327,12 @@ pub async fn get_group(
 pub async fn update_group(
     state: web::Data<AppState>,
     user: AuthUser,
+    trail: Trail,
     id: web::Path<String>,
     req: HttpRequest,
     body: web::Json<UpdateGroupRequest>,
 ) -> ApiResult<web::Json<GroupDetail>> {
+    user.ensure_may_post()?;
     let id = id.into_inner();
     let if_match = crate::conditional::if_match(&req);
     let body = body.into_inner();
@@ -419,6 +429,18 @@ pub async fn update_group(
         if let Some(verified) = body.verified.filter(|v| *v != row.verified) {
             changes.verified = Some(verified);
             changed = true;
+            trail.record(
+                conn,
+                &user,
+                Entry {
+                    action: "group.verification_changed",
+                    target_type: "group",
+                    target_id: &row.id,
+                    before: Some(serde_json::json!({ "verified": row.verified })),
+                    after: Some(serde_json::json!({ "verified": verified })),
+                    reason: None,
+                },
+            )?;
         }
         if changed {
             changes.updated_at = Some(db::now());

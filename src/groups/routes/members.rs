@@ -6,7 +6,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, put, web};
 
-use super::{locked_group, no_such_group, organiser};
+use super::{locked_group, organiser, visible_group};
 use crate::auth::{AuthUser, VerifiedCitizen};
 use crate::db;
 use crate::domain::{JoinPolicy, MemberRole, MemberStatus};
@@ -28,7 +28,8 @@ fn last_owner() -> ApiError {
 /// `open` groups: you join at once. `approval`: your request waits (`pending`) for an
 /// organiser. `invite`: only with an invitation (`403 invitation_required` without one).
 /// An invitation is accepted whatever the policy. Banned accounts may not join
-/// (`403 banned`). Idempotent: asking again answers the same state.
+/// (`403 banned`). Idempotent: asking again answers the same state. A group moderators
+/// hid is `404`.
 #[utoipa::path(
     tag = "Groups",
     security(("bearer" = [])),
@@ -181,6 +182,7 @@ fn parse_statuses(raw: Option<&str>) -> ApiResult<Vec<MemberStatus>> {
 /// A group's members, in the order they joined: for its active members only
 /// (`403 members_only` for anyone else). Organisers and owners may also list `pending`
 /// requests, `invited`, `banned` and `removed` accounts with `status` (comma-separated).
+/// The members of a group moderators hid are `404` for everyone but staff.
 #[utoipa::path(
     tag = "Groups",
     security(("bearer" = [])),
@@ -212,7 +214,7 @@ pub async fn list_group_members(
     let limit = page.limit()?;
     let after: Option<MemberCursor> = page.after()?;
     let page = db::read(&state.pool, move |conn| {
-        let group = models::find_group(conn, &id).map_err(no_such_group)?;
+        let group = visible_group(conn, &id, Some(&user))?;
         let me = models::find_member(conn, &group.id, &user.account_id)?
             .filter(|m| m.status() == MemberStatus::Active)
             .ok_or_else(|| {

@@ -39,8 +39,27 @@ fn no_such_group(error: diesel::result::Error) -> ApiError {
 }
 
 /// A live group, locked for the rest of the write transaction (see `models::lock_group`).
+/// A group moderators hid is missing: nobody joins, leaves or edits it until restored.
 fn locked_group(conn: &mut DbConnection, id: &str) -> ApiResult<GroupRow> {
-    models::lock_group(conn, id).map_err(no_such_group)
+    let row = models::lock_group(conn, id).map_err(no_such_group)?;
+    if row.hidden_at.is_some() {
+        return Err(no_such_group(diesel::result::Error::NotFound));
+    }
+    Ok(row)
+}
+
+/// A live group if `viewer` may see it: one moderators hid is missing (404) for everyone
+/// but staff. `None` is the public, for changes nobody may make to a hidden group.
+pub(crate) fn visible_group(
+    conn: &mut DbConnection,
+    id: &str,
+    viewer: Option<&AuthUser>,
+) -> ApiResult<GroupRow> {
+    let row = models::find_group(conn, id).map_err(no_such_group)?;
+    if row.hidden_at.is_some() && !viewer.is_some_and(|v| v.role.is_staff()) {
+        return Err(no_such_group(diesel::result::Error::NotFound));
+    }
+    Ok(row)
 }
 
 /// The caller's row if they are an active owner or organiser of the group; 403 if not.

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use std::collections::HashMap;
 
-use super::may_see_reporter;
+use super::{may_see_reporter, sees_hidden, visible_issue};
 use crate::auth::{AuthUser, MaybeUser, VerifiedCitizen};
 use crate::db::{self, DbConnection, utc};
 use crate::domain::{Note, Role};
@@ -20,8 +20,9 @@ use crate::startup::AppState;
 /// Statuses from which enough supporters escalate an issue to the council.
 const ESCALATES_FROM: [Status; 3] = [Status::Reported, Status::Community, Status::Reopened];
 
-fn live_issue(conn: &mut DbConnection, id: &str) -> ApiResult<IssueRow> {
-    let row = models::find_issue(conn, id).map_err(|_| ApiError::not_found("No such issue."))?;
+/// An issue that takes new support and followers: one `user` may see, and no duplicate.
+fn live_issue(conn: &mut DbConnection, id: &str, user: &AuthUser) -> ApiResult<IssueRow> {
+    let row = visible_issue(conn, id, Some(user))?;
     if let Some(canonical) = &row.duplicate_of {
         return Err(ApiError::conflict(
             "issue_is_duplicate",
@@ -67,19 +68,20 @@ fn escalate_if_due(conn: &mut DbConnection, id: &str, threshold: i32) -> ApiResu
 /// refused on duplicates; removing one always works.
 async fn change_bond(
     state: &AppState,
-    account_id: String,
+    user: AuthUser,
     id: String,
     bond: Bond,
     add: bool,
 ) -> ApiResult<(IssueRow, Status)> {
     let threshold = state.config.escalation_threshold;
     db::write(&state.pool, move |conn| {
+        let account_id = &user.account_id;
         if add {
-            live_issue(conn, &id)?;
-            models::add_bond(conn, bond, &id, &account_id, db::now())?;
+            live_issue(conn, &id, &user)?;
+            models::add_bond(conn, bond, &id, account_id, db::now())?;
         } else {
-            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
-            models::remove_bond(conn, bond, &id, &account_id)?;
+            visible_issue(conn, &id, Some(&user))?;
+            models::remove_bond(conn, bond, &id, account_id)?;
         }
         let status = match (bond, add) {
             (Bond::Support, true) => escalate_if_due(conn, &id, threshold)?,
@@ -112,14 +114,7 @@ pub async fn support_issue(
     VerifiedCitizen(user): VerifiedCitizen,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let (row, status) = change_bond(
-        &state,
-        user.account_id,
-        id.into_inner(),
-        Bond::Support,
-        true,
-    )
-    .await?;
+    let (row, status) = change_bond(&state, user, id.into_inner(), Bond::Support, true).await?;
     Ok(web::Json(SupportState {
         supported: true,
         support_count: row.support_count,
@@ -145,14 +140,7 @@ pub async fn unsupport_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let (row, status) = change_bond(
-        &state,
-        user.account_id,
-        id.into_inner(),
-        Bond::Support,
-        false,
-    )
-    .await?;
+    let (row, status) = change_bond(&state, user, id.into_inner(), Bond::Support, false).await?;
     Ok(web::Json(SupportState {
         supported: false,
         support_count: row.support_count,
@@ -179,8 +167,7 @@ pub async fn follow_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let (row, _) =
-        change_bond(&state, user.account_id, id.into_inner(), Bond::Follow, true).await?;
+    let (row, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, true).await?;
     Ok(web::Json(FollowState {
         followed: true,
         follower_count: row.follower_count,
@@ -205,14 +192,7 @@ pub async fn unfollow_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let (row, _) = change_bond(
-        &state,
-        user.account_id,
-        id.into_inner(),
-        Bond::Follow,
-        false,
-    )
-    .await?;
+    let (row, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, false).await?;
     Ok(web::Json(FollowState {
         followed: false,
         follower_count: row.follower_count,
@@ -229,7 +209,8 @@ fn staff_title(role: &str) -> Option<&'static str> {
 }
 
 /// Timeline entries as `viewer` may see them: anonymous reporters stay anonymous, staff
-/// appear by role, automatic changes as Civitas.
+/// appear by role, automatic changes as Civitas, and comments moderators removed keep
+/// their place without their text (which staff still see).
 fn entries(
     conn: &mut DbConnection,
     issue: &IssueRow,
@@ -244,6 +225,7 @@ fn entries(
     let names: HashMap<String, String> = models::display_names(conn, &ids)?;
     let partners = crate::partners::models::client_names(conn, &partner_ids)?;
     let hide_reporter = !may_see_reporter(issue, viewer);
+    let staff = sees_hidden(viewer);
     Ok(events
         .into_iter()
         .map(|event| {
@@ -285,15 +267,17 @@ fn entries(
                     role,
                 },
             };
+            let removed_by_moderators = event.hidden_at.is_some();
             TimelineEntry {
                 id: event.id,
                 kind: event.kind,
                 actor,
                 from_status: event.from_status.as_deref().and_then(Status::parse),
                 to_status: event.to_status.as_deref().and_then(Status::parse),
-                text: event.body,
+                text: event.body.filter(|_| staff || !removed_by_moderators),
                 data: event.data.and_then(|d| serde_json::from_str(&d).ok()),
                 deleted: event.deleted_at.is_some(),
+                removed_by_moderators,
                 created_at: utc(event.created_at),
             }
         })
@@ -302,7 +286,9 @@ fn entries(
 
 /// The public history of an issue, oldest first: reported, comments, status changes,
 /// edits, photos and more. Each entry names its actor (a display name, `anonymous`, a
-/// staff role, or Civitas for automatic changes).
+/// staff role, or Civitas for automatic changes). A comment moderators removed stays as
+/// an entry with `removed_by_moderators: true` and no `text`. The timeline of a hidden
+/// issue is `404` for everyone but staff.
 #[utoipa::path(
     tag = "Issues",
     params(("id" = String, Path, description = "Issue id"), PageQuery),
@@ -326,8 +312,7 @@ pub async fn list_timeline(
     let limit = page.limit()?;
     let after: Option<String> = page.after()?;
     let page = db::read(&state.pool, move |conn| {
-        let issue =
-            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
+        let issue = visible_issue(conn, &id, viewer.as_ref())?;
         let events = models::timeline_page(conn, &id, after.as_deref(), limit + 1)?;
         let entries = entries(conn, &issue, events, viewer.as_ref())?;
         Ok(Page::from_rows(entries, limit, |e| e.id.clone(), |e| e))
@@ -336,7 +321,9 @@ pub async fn list_timeline(
     Ok(web::Json(page))
 }
 
-/// Comment on an issue (verified citizens; 1 to 2000 characters of plain text).
+/// Comment on an issue (verified citizens; 1 to 2000 characters of plain text). On an
+/// issue moderators hid, this and every other change (support, follow, photos, pledges)
+/// is `404` for everyone but staff.
 #[utoipa::path(
     tag = "Issues",
     security(("bearer" = [])),
@@ -365,8 +352,7 @@ pub async fn create_comment(
     let text =
         Note::parse("body", &body.into_inner().body).map_err(|e| ApiError::validation(vec![e]))?;
     let entry = db::write(&state.pool, move |conn| {
-        let issue =
-            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
+        let issue = visible_issue(conn, &id, Some(&user))?;
         let now = db::now();
         let event_id = timeline::record(
             conn,
@@ -417,6 +403,7 @@ pub async fn delete_comment(
 ) -> ApiResult<HttpResponse> {
     let (id, comment_id) = path.into_inner();
     db::write(&state.pool, move |conn| {
+        visible_issue(conn, &id, Some(&user))?;
         let comment = models::find_comment(conn, &id, &comment_id)
             .map_err(|_| ApiError::not_found("No such comment."))?;
         if comment.actor_id.as_deref() != Some(user.account_id.as_str()) {

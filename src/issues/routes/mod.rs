@@ -22,6 +22,7 @@ use super::views::{GroupRef, IssueView, PartnerRef, PersonRef};
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
 use crate::db::schema::categories;
+use crate::error::{ApiError, ApiResult};
 
 /// Registers the issue routes (under `/api/v1`). The fixed path `/issues/duplicates` is
 /// registered before `/issues/{id}` so it is not taken for an id.
@@ -39,6 +40,29 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(unsupport_issue)
         .service(follow_issue)
         .service(unfollow_issue);
+}
+
+/// Whether `viewer` may see (and act on) an issue moderators hid: staff only.
+pub(crate) fn sees_hidden(viewer: Option<&AuthUser>) -> bool {
+    viewer.is_some_and(|v| v.role.is_staff())
+}
+
+/// The issue if `viewer` may know it exists: a hidden one is missing (404) for everyone
+/// but staff, for reading and for every change alike.
+pub(crate) fn visible_issue(
+    conn: &mut DbConnection,
+    id: &str,
+    viewer: Option<&AuthUser>,
+) -> ApiResult<IssueRow> {
+    let missing = || ApiError::not_found("No such issue.");
+    let row = models::find_issue(conn, id).map_err(|error| match error {
+        diesel::result::Error::NotFound => missing(),
+        other => other.into(),
+    })?;
+    if row.is_hidden() && !sees_hidden(viewer) {
+        return Err(missing());
+    }
+    Ok(row)
 }
 
 /// The lifecycle's view of the caller: an active owner or organiser of the group that

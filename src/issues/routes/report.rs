@@ -3,13 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 
-use super::{allowed_for, issue_view, issue_views};
+use super::{allowed_for, issue_view, issue_views, sees_hidden, visible_issue};
 use crate::auth::{AuthUser, MaybeUser};
 use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
 use crate::conditional;
 use crate::db;
-use crate::domain::{Address, Coordinates, Description, Title, parse_bbox};
+use crate::domain::{Address, Coordinates, Description, Role, Title, parse_bbox};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::issues::lifecycle::Status;
 use crate::issues::models::{
@@ -102,6 +102,7 @@ pub async fn create_issue(
                     "Verify your email address first.",
                 ));
             }
+            user.ensure_may_post()?;
             (Some(user.clone()), actor(user))
         }
         Caller::Partner(client) => {
@@ -162,6 +163,7 @@ pub async fn create_issue(
             reporter_contact: None,
             media_url: None,
             open311_token: None,
+            hidden_at: None,
         };
         let viewer = reporter.as_ref();
         let possible_duplicates = record_report(conn, &row, actor)?;
@@ -566,6 +568,9 @@ pub async fn list_duplicate_candidates(
 }
 
 /// One issue, with its photos, counts, and what the caller may do with it.
+///
+/// An issue moderators hid is `404` for everyone but staff, who see it with
+/// `hidden: true`.
 #[utoipa::path(
     tag = "Issues",
     params(("id" = String, Path, description = "Issue id")),
@@ -590,13 +595,14 @@ pub async fn get_issue(
     Ok(web::Json(detail))
 }
 
-/// Everything `GET /issues/{id}` shows, for `viewer`.
+/// Everything `GET /issues/{id}` shows, for `viewer` (404 for a hidden issue unless
+/// they are staff).
 pub(crate) fn issue_detail(
     conn: &mut db::DbConnection,
     id: &str,
     viewer: Option<&AuthUser>,
 ) -> ApiResult<IssueDetail> {
-    let row = models::find_issue(conn, id).map_err(|_| ApiError::not_found("No such issue."))?;
+    let row = visible_issue(conn, id, viewer)?;
     Ok(detail_of(conn, row, viewer)?)
 }
 
@@ -614,15 +620,29 @@ pub(crate) fn detail_of(
         None => (None, None),
     };
     let allowed = allowed_for(conn, &row, viewer, db::now())?;
-    let reporter_contact = row
+    let mut reporter_contact: Option<serde_json::Value> = row
         .reporter_contact
         .as_deref()
         .filter(|_| viewer.is_some_and(|v| v.role.is_staff()))
         .and_then(|contact| serde_json::from_str(contact).ok());
-    let photos = crate::photos::models::list_photos(conn, &row.id)?
+    // The council's staff also see a resident reporter's contact once the issue is with
+    // the council, while the reporter consents to `contact_council`.
+    let council_staff = viewer.is_some_and(|v| matches!(v.role, Role::Officer | Role::Admin));
+    let with_council = Status::parse(&row.status).is_some_and(Status::is_with_council);
+    if let (true, true, None, Some(reporter)) = (
+        council_staff,
+        with_council,
+        &reporter_contact,
+        &row.reporter_id,
+    ) {
+        reporter_contact = crate::privacy::consents::council_contact(conn, reporter)?;
+    }
+    let staff = sees_hidden(viewer);
+    let photos = crate::photos::models::list_photos(conn, &row.id, staff)?
         .into_iter()
         .map(crate::photos::PhotoView::from)
         .collect();
+    let hidden = staff.then_some(row.is_hidden());
     Ok(IssueDetail {
         issue: issue_view(conn, row, viewer)?,
         photos,
@@ -630,6 +650,7 @@ pub(crate) fn detail_of(
         followed_by_me: followed,
         allowed_transitions: allowed,
         reporter_contact,
+        hidden,
     })
 }
 
@@ -637,7 +658,8 @@ pub(crate) fn detail_of(
 /// staff may change the category. Every change is recorded on the timeline.
 ///
 /// Send `If-Match` with the `ETag` of the issue as you last read it to be sure nobody
-/// changed it since: a stale tag answers `412` and changes nothing.
+/// changed it since: a stale tag answers `412` and changes nothing. An issue moderators
+/// hid is `404` for everyone but staff.
 #[utoipa::path(
     tag = "Issues",
     security(("bearer" = [])),
@@ -667,6 +689,7 @@ pub async fn update_issue(
     req: HttpRequest,
     body: web::Json<UpdateIssueRequest>,
 ) -> ApiResult<web::Json<IssueDetail>> {
+    user.ensure_may_post()?;
     let id = id.into_inner();
     let if_match = conditional::if_match(&req);
     let body = body.into_inner();
@@ -689,8 +712,7 @@ pub async fn update_issue(
         return Err(ApiError::validation(errors));
     }
     let detail = db::write(&state.pool, move |conn| {
-        let row =
-            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
+        let row = visible_issue(conn, &id, Some(&user))?;
         let is_reporter = row.reporter_id.as_deref() == Some(user.account_id.as_str());
         if !user.role.is_staff() {
             if !is_reporter {

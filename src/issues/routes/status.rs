@@ -2,8 +2,9 @@
 
 use actix_web::{post, web};
 
-use super::allowed_for;
 use super::report::issue_detail;
+use super::{allowed_for, visible_issue};
+use crate::audit::{Entry, Trail};
 use crate::auth::AuthUser;
 use crate::db;
 use crate::domain::Note;
@@ -34,6 +35,7 @@ use crate::startup::AppState;
 /// Staff are moderators, officers and admins. A move the table does not have from the
 /// current status is `409` with the `allowed` statuses; one the caller may not make is
 /// `403`. Marking a duplicate moves its supporters and followers to the canonical issue.
+/// An issue moderators hid is `404` for everyone but staff.
 #[utoipa::path(
     tag = "Issues",
     security(("bearer" = [])),
@@ -56,6 +58,7 @@ use crate::startup::AppState;
 pub async fn change_issue_status(
     state: web::Data<AppState>,
     user: AuthUser,
+    trail: Trail,
     id: web::Path<String>,
     body: web::Json<ChangeStatusRequest>,
 ) -> ApiResult<web::Json<IssueDetail>> {
@@ -71,8 +74,7 @@ pub async fn change_issue_status(
         ));
     }
     let detail = db::write(&state.pool, move |conn| {
-        let row =
-            models::find_issue(conn, &id).map_err(|_| ApiError::not_found("No such issue."))?;
+        let row = visible_issue(conn, &id, Some(&user))?;
         let from = Status::parse(&row.status).ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("unknown status {:?}", row.status))
         })?;
@@ -165,9 +167,26 @@ pub async fn change_issue_status(
                 from_status: Some(from.as_str()),
                 to_status: Some(to.as_str()),
                 body: Some(note.as_str()),
-                data,
+                data: data.clone(),
             },
             now,
+        )?;
+        // Staff changes are audited; residents' and organisers' are on the timeline.
+        let mut after = serde_json::json!({ "status": to.as_str() });
+        if let (Some(data), Some(object)) = (&data, after.as_object_mut()) {
+            object.insert("duplicate_of".into(), data["duplicate_of"].clone());
+        }
+        trail.record_if_staff(
+            conn,
+            &user,
+            Entry {
+                action: "issue.status_changed",
+                target_type: "issue",
+                target_id: &row.id,
+                before: Some(serde_json::json!({ "status": from.as_str() })),
+                after: Some(after),
+                reason: Some(note.as_str()),
+            },
         )?;
         issue_detail(conn, &row.id, Some(&user))
     })

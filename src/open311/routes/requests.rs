@@ -175,8 +175,12 @@ fn selection(params: &Params) -> Open311Result<Selection> {
     }))
 }
 
-/// What an event without text says.
+/// What an event says: its text, or what happened when it has none (or when moderators
+/// removed its text).
 fn summary(event: &EventRow) -> String {
+    if event.hidden_at.is_some() {
+        return "Comment removed by moderators.".to_owned();
+    }
     if let Some(text) = event.body.as_deref().filter(|t| !t.trim().is_empty()) {
         return text.to_owned();
     }
@@ -298,7 +302,8 @@ async fn load_requests(
 /// (`open`, `closed`), `updated_after` / `updated_before`, `lat` + `long` + `radius`
 /// (metres, default 1000, at most 50000). Pages: `page` (from 1) and `page_size` (at
 /// most 1000). `extensions=true` adds `extended_attributes`: the precise status, title,
-/// support count and the public timeline as `notes`.
+/// support count and the public timeline as `notes`. Requests moderators took out of
+/// public view are never listed, even by id.
 #[utoipa::path(
     tag = "Open311",
     params(
@@ -335,7 +340,8 @@ pub async fn list_requests(state: web::Data<AppState>, format: Format, req: Http
     format.respond(StatusCode::OK, "service_requests", answer.await)
 }
 
-/// One service request, as a list of one.
+/// One service request, as a list of one (`404` for one moderators took out of public
+/// view).
 #[utoipa::path(
     tag = "Open311",
     params(

@@ -462,6 +462,7 @@ fn issue_row(
         reporter_contact: fields.contact,
         media_url: fields.media_url,
         open311_token: Some(random_token()),
+        hidden_at: None,
     }
 }
 
