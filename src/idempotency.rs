@@ -513,3 +513,82 @@ mod tests {
         assert!(!kept(StatusCode::SERVICE_UNAVAILABLE));
     }
 }
+
+/// Property tests of the key check and the request fingerprint (issue 10, "Bad input, at
+/// scale"). Bounded here; run them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[!-~]{0,300}",
+            "[!-~]{250,260}",
+            "[!-~]{0,10}[ \t\u{7f}\u{0}\u{e9}][!-~]{0,10}",
+            Just(String::new()),
+        ]
+    }
+
+    fn method() -> impl Strategy<Value = Method> {
+        prop::sample::select(vec![
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+    }
+
+    /// A path and query as a request line carries them (no NUL, no blanks).
+    fn path_and_query() -> impl Strategy<Value = String> {
+        "/[!-~]{0,60}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A key is accepted exactly when it is 1 to 255 visible ASCII characters.
+        #[test]
+        fn proptest_keys_are_exactly_short_visible_ascii(key in key_text()) {
+            let visible = key.chars().all(|c| c.is_ascii_graphic());
+            let short = (1..=MAX_KEY_LEN).contains(&key.chars().count());
+            prop_assert_eq!(valid_key(&key), visible && short, "{:?}", key);
+            // Whatever is accepted can be sent back in a header as it is.
+            if valid_key(&key) {
+                prop_assert!(HeaderValue::from_str(&key).is_ok());
+            }
+        }
+
+        /// Two requests share a fingerprint only when method, path and query, and body are
+        /// all the same; a fingerprint is the same every time.
+        #[test]
+        fn proptest_fingerprints_tell_requests_apart(
+            (method_a, path_a, body_a) in (method(), path_and_query(), proptest::collection::vec(any::<u8>(), 0..200)),
+            (method_b, path_b, body_b) in (method(), path_and_query(), proptest::collection::vec(any::<u8>(), 0..200)),
+            flip in any::<prop::sample::Index>(),
+            bit in 0_u8..8,
+        ) {
+            let a = fingerprint(&method_a, &path_a, &body_a);
+            prop_assert_eq!(&a, &fingerprint(&method_a, &path_a, &body_a));
+            let same = method_a == method_b && path_a == path_b && body_a == body_b;
+            prop_assert_eq!(a == fingerprint(&method_b, &path_b, &body_b), same);
+            // One bit of the body changed, or a byte moved from the path to the body.
+            if !body_a.is_empty() {
+                let mut changed = body_a.clone();
+                changed[flip.index(body_a.len())] ^= 1 << bit;
+                prop_assert_ne!(&a, &fingerprint(&method_a, &path_a, &changed));
+            }
+            if path_a.len() > 1 {
+                let (head, tail) = path_a.split_at(path_a.len() - 1);
+                let mut moved = tail.as_bytes().to_vec();
+                moved.extend_from_slice(&body_a);
+                prop_assert_ne!(&a, &fingerprint(&method_a, head, &moved));
+            }
+            // A body that grew by trailing bytes is a different request.
+            let mut longer = body_a.clone();
+            longer.push(0);
+            prop_assert_ne!(&a, &fingerprint(&method_a, &path_a, &longer));
+        }
+    }
+}

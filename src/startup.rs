@@ -1,9 +1,10 @@
 //! Builds the application (shared by `main` and the tests), binds, serves, shuts down.
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
-use actix_web::http::header;
-use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{Compress, DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::TcpListener;
 use utoipa_actix_web::AppExt;
@@ -90,6 +91,43 @@ fn security_headers(config: &Config) -> DefaultHeaders {
     }
 }
 
+/// The Content-Security-Policy of the Swagger UI under `/docs`: its scripts, styles,
+/// fonts and images come from this server only (the icons are `data:` URIs), it fetches
+/// `/openapi.json` and the API it tries out from the same origin, and nothing may frame
+/// it. The page has no inline script: its initialiser is the served
+/// `/docs/swagger-initializer.js`. The one inline style allowed, by its hash, is the
+/// `<style>` inside the bundled Swagger logo
+/// (`.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}`); a new
+/// Swagger UI version may need a new hash (Chromium's console names it).
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
+/// The Content-Security-Policy of every other answer (JSON, problem+json, metrics): a
+/// browser that ever renders one loads nothing and frames nothing.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Sets the Content-Security-Policy: the Swagger UI's own under `/docs`, the closed
+/// one everywhere else.
+async fn content_security_policy(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    let policy = if path == "/docs" || path.starts_with("/docs/") {
+        DOCS_CSP
+    } else {
+        API_CSP
+    };
+    let mut response = next.call(req).await?;
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    Ok(response)
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
@@ -158,7 +196,13 @@ impl Application {
                         .limit(MAX_JSON_BODY)
                         .error_handler(error::form_error_handler),
                 )
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/openapi.json", spec.clone())
+                        // No badge fetched from the public validator: the page is offline,
+                        // and its CSP would block it anyway.
+                        .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+                )
                 .route(
                     "/docs",
                     web::get().to(|| async {
@@ -177,6 +221,7 @@ impl Application {
                 .wrap(from_fn(ratelimit::limit))
                 .wrap(cors(&app_state.config))
                 .wrap(security_headers(&app_state.config))
+                .wrap(from_fn(content_security_policy))
                 .wrap(app_state.metrics.http.clone())
                 .wrap(from_fn(telemetry::request_context))
         })

@@ -497,3 +497,179 @@ mod tests {
         );
     }
 }
+
+/// Property tests of the answer decoding (issue 10, "Bad input, at scale"). Bounded here;
+/// run them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::categories::models::QuestionValue;
+    use chrono::FixedOffset;
+    use proptest::prelude::*;
+
+    const DATATYPES: [Datatype; 6] = [
+        Datatype::String,
+        Datatype::Number,
+        Datatype::Datetime,
+        Datatype::Text,
+        Datatype::SingleValueList,
+        Datatype::MultiValueList,
+    ];
+
+    fn question(code: String, datatype: Datatype, required: bool, keys: Vec<String>) -> Question {
+        let list = matches!(
+            datatype,
+            Datatype::SingleValueList | Datatype::MultiValueList
+        );
+        Question {
+            description: format!("About {code}?"),
+            code,
+            datatype,
+            required,
+            order: 0,
+            values: if list { keys } else { Vec::new() }
+                .into_iter()
+                .map(|key| QuestionValue {
+                    name: key.to_uppercase(),
+                    key,
+                })
+                .collect(),
+        }
+    }
+
+    /// A category's questions: distinct codes from a small set (so answers hit them).
+    fn questions() -> impl Strategy<Value = Vec<Question>> {
+        proptest::collection::vec(
+            (
+                "[a-d]",
+                prop::sample::select(DATATYPES.to_vec()),
+                any::<bool>(),
+                proptest::collection::btree_set("[a-z]{1,3}", 1..5),
+            ),
+            0..6,
+        )
+        .prop_map(|questions| {
+            let mut seen = Vec::new();
+            questions
+                .into_iter()
+                .filter(|(code, ..)| {
+                    let fresh = !seen.contains(code);
+                    seen.push(code.clone());
+                    fresh
+                })
+                .map(|(code, datatype, required, keys)| {
+                    question(code, datatype, required, keys.into_iter().collect())
+                })
+                .collect()
+        })
+    }
+
+    /// What a form may send for a value: anything, numbers, times, keys, padded.
+    fn form_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-z]{1,3}",
+            r"[ \t]{0,2}[-+]?[0-9]{0,25}(\.[0-9]{0,20})?([eE][-+]?[0-9]{1,4})?[ \t]{0,2}",
+            "(?i)(nan|inf|infinity|-inf)",
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,12})?(Z|[-+][0-9]{2}:[0-9]{2})",
+            Just(String::new()),
+            "[ \t\n]{1,3}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a form answers, checking never panics; what it accepts answers only
+        /// questions asked, every required one, each in its datatype's normal form.
+        #[test]
+        fn proptest_form_answers_are_checked_or_refused(
+            questions in questions(),
+            answers in proptest::collection::vec(("[a-e]", proptest::collection::vec(form_value(), 0..4)), 0..8),
+        ) {
+            let Ok(valid) = validate_answer_strings(&questions, &answers) else {
+                return Ok(());
+            };
+            for (code, value) in &valid {
+                let question = questions.iter().find(|q| &q.code == code);
+                prop_assert!(question.is_some(), "{} was not asked", code);
+                let Some(question) = question else { continue };
+                match question.datatype {
+                    Datatype::String | Datatype::Text => {
+                        let text = value.as_str().unwrap_or_default();
+                        let max = if question.datatype == Datatype::String { MAX_STRING_LEN } else { MAX_TEXT_LEN };
+                        prop_assert!(!text.is_empty() && text.trim() == text && text.chars().count() <= max);
+                    }
+                    Datatype::Number => prop_assert!(value.as_f64().is_some_and(f64::is_finite), "{}", value),
+                    Datatype::Datetime => {
+                        let text = value.as_str().unwrap_or_default();
+                        prop_assert!(text.ends_with('Z') && DateTime::parse_from_rfc3339(text).is_ok(), "{}", text);
+                    }
+                    Datatype::SingleValueList => {
+                        prop_assert!(value.as_str().is_some_and(|key| question.allows(key)));
+                    }
+                    Datatype::MultiValueList => {
+                        let keys: Vec<&str> = value.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                        prop_assert!(!keys.is_empty() && keys.iter().all(|key| question.allows(key)));
+                        let mut distinct = keys.clone();
+                        distinct.sort_unstable();
+                        distinct.dedup();
+                        prop_assert_eq!(distinct.len(), keys.len());
+                    }
+                }
+            }
+            for question in questions.iter().filter(|q| q.required) {
+                prop_assert!(valid.contains_key(&question.code), "{} unanswered", question.code);
+            }
+        }
+
+        /// A valid answer to each datatype, written as a form writes it (padded with
+        /// blanks), reads back as its normal form: numbers as the same number, times as the
+        /// same instant in UTC, keys as sent.
+        #[test]
+        fn proptest_form_answers_round_trip(
+            text in "[a-zA-Z0-9 ]{0,40}[a-z]",
+            whole in any::<i64>(),
+            float in any::<f64>().prop_filter("finite", |f| f.is_finite()),
+            secs in -62_135_596_800_i64 + 86_400..253_402_300_799 - 86_400,
+            nanos in 0_u32..1_000_000_000,
+            offset_minutes in -1439_i32..1440,
+            keys in proptest::collection::btree_set("[a-z]{1,3}", 1..5),
+            chosen in any::<prop::sample::Index>(),
+            pad in "[ \t]{0,2}",
+        ) {
+            let keys: Vec<String> = keys.into_iter().collect();
+            let one = keys[chosen.index(keys.len())].clone();
+            let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap_or_else(|| unreachable!());
+            let time = DateTime::from_timestamp(secs, nanos).unwrap_or_default();
+            let questions = [
+                question("s".into(), Datatype::String, true, vec![]),
+                question("w".into(), Datatype::Number, true, vec![]),
+                question("f".into(), Datatype::Number, true, vec![]),
+                question("t".into(), Datatype::Datetime, true, vec![]),
+                question("k".into(), Datatype::SingleValueList, true, keys.clone()),
+                question("m".into(), Datatype::MultiValueList, true, keys.clone()),
+            ];
+            let padded = |value: &str| format!("{pad}{value}{pad}");
+            let answers = vec![
+                ("s".to_owned(), vec![padded(&text)]),
+                ("w".to_owned(), vec![padded(&whole.to_string())]),
+                ("f".to_owned(), vec![padded(&float.to_string())]),
+                ("t".to_owned(), vec![padded(&time.with_timezone(&offset).to_rfc3339())]),
+                ("k".to_owned(), vec![padded(&one)]),
+                ("m".to_owned(), keys.iter().map(|key| padded(key)).collect()),
+            ];
+            let valid = validate_answer_strings(&questions, &answers);
+            prop_assert!(valid.is_ok(), "{:?}", valid);
+            let valid = valid.unwrap_or_default();
+            prop_assert_eq!(&valid["s"], &Value::String(text.trim().to_owned()));
+            prop_assert_eq!(valid["w"].as_i64(), Some(whole));
+            // (`-0` reads as the whole number 0, which is equal.)
+            prop_assert_eq!(valid["f"].as_f64(), Some(float), "{}", float);
+            let read = valid["t"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            prop_assert_eq!(read, Some(time.fixed_offset()));
+            prop_assert_eq!(&valid["k"], &Value::String(one));
+            prop_assert_eq!(&valid["m"], &Value::Array(keys.into_iter().map(Value::String).collect()));
+        }
+    }
+}

@@ -349,3 +349,70 @@ mod tests {
         assert!(MemberRole::Organiser.organises() && !MemberRole::Member.organises());
     }
 }
+
+/// Property tests of the area and tag parsers (issue 10, "Bad input, at scale"). Bounded
+/// here; run them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            -1.0e6_f64..1.0e6,
+            Just(Radius::MIN_M),
+            Just(Radius::MAX_M),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A radius is accepted exactly when it is finite and within 50 m to 50 km, and an
+        /// area exactly when its centre is on the map too; each refusal names its field.
+        #[test]
+        fn proptest_areas_are_in_range_or_refused(lat in any_number(), lon in any_number(), radius in any_number()) {
+            let radius_ok = (Radius::MIN_M..=Radius::MAX_M).contains(&radius);
+            prop_assert_eq!(Radius::parse("radius_m", radius).is_ok(), radius_ok);
+            let lat_ok = (-90.0..=90.0).contains(&lat);
+            let lon_ok = (-180.0..=180.0).contains(&lon);
+            match GroupArea::new(lat, lon, radius) {
+                Ok(area) => {
+                    prop_assert!(lat_ok && lon_ok && radius_ok);
+                    prop_assert_eq!(area.radius.metres(), radius);
+                    prop_assert_eq!((area.centre.lat, area.centre.lon), (lat, lon));
+                }
+                Err(errors) => {
+                    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                    prop_assert_eq!(fields.contains(&"lat"), !lat_ok);
+                    prop_assert_eq!(fields.contains(&"lon"), !lon_ok);
+                    prop_assert_eq!(fields.contains(&"radius_m"), !radius_ok);
+                }
+            }
+        }
+
+        /// A tag key is always 1 to 30 characters of a-z, 0-9 and `-`, and reads back as
+        /// itself; tags as stored read back as the parsed tags.
+        #[test]
+        fn proptest_tags_are_well_formed_and_round_trip(
+            raw in proptest::collection::vec(prop_oneof![any::<String>(), "[ ]?[A-Za-z0-9-]{0,32}[ ]?"], 0..25),
+        ) {
+            for tag in &raw {
+                if let Some(key) = tag_key(tag) {
+                    prop_assert!((1..=Tags::MAX_LEN).contains(&key.len()));
+                    prop_assert!(key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+                    prop_assert_eq!(tag_key(&key), Some(key.clone()));
+                }
+            }
+            if let Ok(tags) = Tags::parse("tags", &raw) {
+                prop_assert!(raw.len() <= Tags::MAX_COUNT);
+                let stored = tags.to_stored();
+                prop_assert_eq!(Tags::from_stored(&stored), tags.0.clone());
+                prop_assert_eq!(Tags::parse("tags", &tags.0).ok(), Some(tags));
+            }
+        }
+    }
+}

@@ -246,3 +246,112 @@ mod tests {
         assert!(parse_bbox("bbox", "1,2,3", 10.0).is_err());
     }
 }
+
+/// Property tests of the place parsers (issue 10, "Bad input, at scale"). Bounded here;
+/// run them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The largest box the lists allow.
+    const MAX_SPAN: f64 = 10.0;
+
+    /// A decimal number as clients write it, or something that is not quite one.
+    fn number_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|n| n.to_string()),
+            (-200.0_f64..200.0).prop_map(|n| format!("{n:.6}")),
+            r"[ ]?[-+]?[0-9]{0,4}(\.[0-9]{0,8})?([eE][-+]?[0-9]{1,3})?[ ]?",
+            "(?i)[-+]?(nan|inf|infinity)",
+            any::<String>(),
+        ]
+    }
+
+    fn list_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::collection::vec(number_text(), 0..6).prop_map(|parts| parts.join(",")),
+            any::<String>(),
+            r"[-0-9., eE]{0,40}",
+        ]
+    }
+
+    fn lat() -> impl Strategy<Value = f64> {
+        prop_oneof![-90.0_f64..=90.0, Just(90.0), Just(-90.0), Just(0.0)]
+    }
+
+    fn lon() -> impl Strategy<Value = f64> {
+        prop_oneof![-180.0_f64..=180.0, Just(180.0), Just(-180.0)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any `bbox` parses or is refused, never panics, and an accepted box is on the
+        /// map, ordered, and at most `MAX_SPAN` degrees across.
+        #[test]
+        fn proptest_any_bbox_is_in_range_or_refused(raw in list_text()) {
+            if let Ok([min_lon, min_lat, max_lon, max_lat]) = parse_bbox("bbox", &raw, MAX_SPAN) {
+                for lon in [min_lon, max_lon] {
+                    prop_assert!(lon.is_finite() && (-180.0..=180.0).contains(&lon));
+                }
+                for lat in [min_lat, max_lat] {
+                    prop_assert!(lat.is_finite() && (-90.0..=90.0).contains(&lat));
+                }
+                prop_assert!(min_lon <= max_lon && min_lat <= max_lat);
+                prop_assert!(max_lon - min_lon <= MAX_SPAN && max_lat - min_lat <= MAX_SPAN);
+            }
+        }
+
+        /// Any `near` parses or is refused, never panics, and an accepted point is on the map.
+        #[test]
+        fn proptest_any_near_is_in_range_or_refused(raw in list_text()) {
+            if let Ok(point) = Coordinates::parse_pair("near", &raw) {
+                prop_assert!(point.lat.is_finite() && (-90.0..=90.0).contains(&point.lat));
+                prop_assert!(point.lon.is_finite() && (-180.0..=180.0).contains(&point.lon));
+            }
+        }
+
+        /// A point on the map, written in decimal (with blanks around the parts, or not),
+        /// reads back exactly; one off the map is refused.
+        #[test]
+        fn proptest_near_round_trips(lat in lat(), lon in lon(), spaced in any::<bool>(), off in -400.0_f64..400.0) {
+            let raw = if spaced { format!(" {lat} , {lon} ") } else { format!("{lat},{lon}") };
+            prop_assert_eq!(Coordinates::parse_pair("near", &raw), Ok(Coordinates { lat, lon }));
+            if !(-90.0..=90.0).contains(&off) {
+                let raw = format!("{off},{lon}");
+                prop_assert!(Coordinates::parse_pair("near", &raw).is_err(), "{}", raw);
+            }
+            if !(-180.0..=180.0).contains(&off) {
+                let raw = format!("{lat},{off}");
+                prop_assert!(Coordinates::parse_pair("near", &raw).is_err(), "{}", raw);
+            }
+        }
+
+        /// A box within the limits, written in decimal, reads back exactly; turned around,
+        /// `invalid_box`; grown past the span, `too_large`.
+        #[test]
+        fn proptest_bbox_round_trips(
+            min_lon in -180.0_f64..170.0,
+            min_lat in -90.0_f64..80.0,
+            width in 0.0_f64..=MAX_SPAN,
+            height in 0.0_f64..=MAX_SPAN,
+        ) {
+            let max_lon = (min_lon + width).min(180.0);
+            let max_lat = (min_lat + height).min(90.0);
+            let raw = format!("{min_lon},{min_lat},{max_lon},{max_lat}");
+            if max_lon - min_lon <= MAX_SPAN && max_lat - min_lat <= MAX_SPAN {
+                prop_assert_eq!(parse_bbox("bbox", &raw, MAX_SPAN), Ok([min_lon, min_lat, max_lon, max_lat]));
+            }
+            if max_lon > min_lon {
+                let turned = format!("{max_lon},{min_lat},{min_lon},{max_lat}");
+                prop_assert_eq!(parse_bbox("bbox", &turned, MAX_SPAN).map_err(|e| e.code), Err("invalid_box".to_owned()));
+            }
+            let wide = min_lon + MAX_SPAN + 0.5;
+            if wide <= 180.0 {
+                let raw = format!("{min_lon},{min_lat},{wide},{max_lat}");
+                prop_assert_eq!(parse_bbox("bbox", &raw, MAX_SPAN).map_err(|e| e.code), Err("too_large".to_owned()));
+            }
+        }
+    }
+}

@@ -270,3 +270,194 @@ mod tests {
         assert_eq!(split_list("x", None, 1), Ok(vec![]));
     }
 }
+
+/// Property tests of the form decoding (issue 10, "Bad input, at scale"). Bounded here;
+/// run them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use chrono::{DateTime, FixedOffset, SecondsFormat};
+    use proptest::prelude::*;
+
+    /// A form-ish body: random bytes, or pairs of names and values made of the characters
+    /// that matter to the parser (`&`, `=`, `%`, `+`, brackets), escaped or not.
+    fn form_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..2000),
+            proptest::collection::vec(
+                (r"[a-z\[\]%+=&0-9A-F]{0,20}", r"[a-z\[\]%+=&0-9A-F ]{0,20}"),
+                0..40
+            )
+            .prop_map(|pairs| pairs
+                .into_iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("&")
+                .into_bytes()),
+            (1..3 * MAX_PARAMS).prop_map(|n| "a=1&".repeat(n).into_bytes()),
+        ]
+    }
+
+    /// An attribute code: anything without brackets, sometimes clashing.
+    fn code() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-c]",
+            "[a-z0-9_]{1,50}",
+            any::<String>().prop_filter("a code", |c| !c.is_empty() && !c.contains(['[', ']'])),
+        ]
+    }
+
+    /// Attributes to send: distinct codes, each sent as `attribute[CODE]` (one value) or
+    /// `attribute[CODE][]` (one or more), with any text as values.
+    fn attributes() -> impl Strategy<Value = Vec<(String, bool, Vec<String>)>> {
+        proptest::collection::vec(
+            (
+                code(),
+                any::<bool>(),
+                proptest::collection::vec(any::<String>(), 1..4),
+            ),
+            0..8,
+        )
+        .prop_map(|attributes| {
+            let mut seen = Vec::new();
+            attributes
+                .into_iter()
+                .filter(|(code, ..)| {
+                    let fresh = !seen.contains(code);
+                    seen.push(code.clone());
+                    fresh
+                })
+                .map(|(code, list, mut values)| {
+                    if !list {
+                        values.truncate(1);
+                    }
+                    (code, list, values)
+                })
+                .collect()
+        })
+    }
+
+    /// A time with a zone, from year 1 to 9999.
+    fn zoned_time() -> impl Strategy<Value = DateTime<FixedOffset>> {
+        (
+            -62_135_596_800_i64 + 86_400..253_402_300_799 - 86_400,
+            0_u32..1_000_000_000,
+            -86_340_i32 / 60..86_340 / 60,
+        )
+            .prop_map(|(secs, nanos, offset_minutes)| {
+                let offset = FixedOffset::east_opt(offset_minutes * 60)
+                    .unwrap_or_else(|| FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
+                DateTime::from_timestamp(secs, nanos)
+                    .unwrap_or_default()
+                    .with_timezone(&offset)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any body or query string parses or is refused, never panics, and what parses
+        /// stays within the limits; reading it never panics either.
+        #[test]
+        fn proptest_any_form_parses_within_limits(raw in form_bytes()) {
+            if let Ok(params) = Params::parse(&raw) {
+                prop_assert!(params.pairs().count() <= MAX_PARAMS);
+                prop_assert!(params.pairs().all(|(_, value)| value.len() <= MAX_VALUE_BYTES));
+                for (code, values) in params.attributes() {
+                    prop_assert!(!code.is_empty() && !code.contains(['[', ']']));
+                    prop_assert!(!values.is_empty());
+                }
+                if let Some(value) = params.get("a") {
+                    prop_assert!(!value.is_empty() && value.trim() == value);
+                }
+                let mut problems = Vec::new();
+                if let Some((lat, long)) = parse_position(&params, &mut problems) {
+                    prop_assert!((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&long));
+                }
+                let _ = params.flag("a");
+            }
+        }
+
+        /// Attributes sent in a form come back by code, in the order first sent, with
+        /// every value as sent (blank ones too), whatever other parameters surround them
+        /// and whether the brackets are percent-encoded or not.
+        #[test]
+        fn proptest_attributes_round_trip(
+            attributes in attributes(),
+            noise in proptest::collection::vec((r"[a-z_\[\]]{0,12}", any::<String>()), 0..6),
+            raw_brackets in any::<bool>(),
+        ) {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            let mut noise = noise.into_iter();
+            for (code, list, values) in &attributes {
+                for value in values {
+                    let name = if *list { format!("attribute[{code}][]") } else { format!("attribute[{code}]") };
+                    form.append_pair(&name, value);
+                }
+                if let Some((name, value)) = noise.next().filter(|(name, _)| !name.starts_with("attribute[")) {
+                    form.append_pair(&name, &value);
+                }
+            }
+            let mut body = form.finish();
+            if raw_brackets {
+                body = body.replace("%5B", "[").replace("%5D", "]");
+                // A code's own escaped brackets cannot occur: codes hold none.
+            }
+            let params = Params::parse(body.as_bytes());
+            prop_assert!(params.is_ok());
+            let expected: Vec<(String, Vec<String>)> = attributes
+                .into_iter()
+                .map(|(code, _, values)| (code, values))
+                .collect();
+            prop_assert_eq!(params.map(|p| p.attributes()).unwrap_or_default(), expected);
+        }
+
+        /// The value parsers answer for any text, and what they accept is in range.
+        #[test]
+        fn proptest_values_parse_or_are_refused(raw in prop_oneof![any::<String>(), r"[-+0-9.eE, :TZa-z]{0,40}"]) {
+            if let Ok(number) = parse_number("n", &raw) {
+                prop_assert!(number.is_finite());
+            }
+            if let Ok(whole) = parse_whole("w", &raw, -5, 1000) {
+                prop_assert!((-5..=1000).contains(&whole));
+            }
+            let _ = parse_time("t", &raw);
+            if let Ok(items) = split_list("l", Some(&raw), 3) {
+                prop_assert!(items.len() <= 3);
+                prop_assert!(items.iter().all(|item| !item.is_empty() && item.trim() == *item));
+            }
+        }
+
+        /// Any time with a zone, written as RFC 3339 (or with the `+` of its zone turned into
+        /// a space, as an unencoded query string delivers it), reads back as the same instant.
+        #[test]
+        fn proptest_times_round_trip(time in zoned_time(), colon in any::<bool>(), plus_as_space in any::<bool>()) {
+            let mut raw = time.to_rfc3339_opts(SecondsFormat::AutoSi, false);
+            if !colon && !raw.ends_with('Z') {
+                // `…+0100`: the zone without its colon.
+                let at = raw.len() - 3;
+                raw.remove(at);
+            }
+            if plus_as_space {
+                raw = raw.replace('+', " ");
+            }
+            prop_assert_eq!(parse_time("t", &raw), Ok(time.naive_utc()), "{}", raw);
+        }
+
+        /// Positions in range written in decimal read back exactly; out of range, refused.
+        #[test]
+        fn proptest_positions_round_trip(lat in -200.0_f64..200.0, long in -400.0_f64..400.0) {
+            let body = format!("lat={lat}&long={long}");
+            let params = Params::parse(body.as_bytes()).unwrap_or_default();
+            let mut problems = Vec::new();
+            let position = parse_position(&params, &mut problems);
+            if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&long) {
+                prop_assert_eq!(position, Some((lat, long)));
+                prop_assert!(problems.is_empty());
+            } else {
+                prop_assert_eq!(position, None);
+                prop_assert!(!problems.is_empty());
+            }
+        }
+    }
+}

@@ -159,3 +159,84 @@ mod tests {
         assert!(Position::START < early);
     }
 }
+
+/// Property tests of the cursor codec (issue 10, "Bad input, at scale"). Bounded here; run
+/// them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn position() -> impl Strategy<Value = Position> {
+        (
+            prop_oneof![Just(0_i64), 0..i64::MAX],
+            prop_oneof![0_i64..1000, 0..i64::MAX],
+        )
+            .prop_map(|(txid, seq)| Position { txid, seq })
+    }
+
+    /// Every cursor the feed can issue: log positions, and snapshot places with an id of
+    /// 1 to 100 bytes (ids are UUIDs; any text is tried).
+    fn cursor() -> impl Strategy<Value = Cursor> {
+        let id = prop_oneof![
+            "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+            any::<String>().prop_filter("1 to 100 bytes", |id| {
+                !id.is_empty() && id.len() <= MAX_ID_LEN
+            }),
+        ];
+        prop_oneof![
+            position().prop_map(Cursor::Log),
+            (position(), 0..Entity::ALL.len(), proptest::option::of(id))
+                .prop_map(|(from, kind, after)| Cursor::Snapshot { from, kind, after }),
+        ]
+    }
+
+    /// Text that may or may not be a cursor: anything, `1.` and base64url of anything or
+    /// of JSON-like text, and real cursors with one byte changed.
+    fn cursor_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "(1\\.)?[A-Za-z0-9_=+/-]{0,700}",
+            proptest::collection::vec(any::<u8>(), 0..400)
+                .prop_map(|bytes| format!("{VERSION}{}", URL_SAFE_NO_PAD.encode(bytes))),
+            r#"\{"[ps]":[\[\]{}",:0-9a-z.eE+ -]{0,200}"#
+                .prop_map(|json| format!("{VERSION}{}", URL_SAFE_NO_PAD.encode(json))),
+            (cursor(), any::<u8>(), any::<prop::sample::Index>()).prop_map(|(c, byte, at)| {
+                let mut raw = encode(&c).into_bytes();
+                let at = at.index(raw.len());
+                raw[at] = byte;
+                String::from_utf8_lossy(&raw).into_owned()
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a client sends as `since`, decoding answers (a cursor or 400), never
+        /// panics, and what it accepts is a place the feed could have issued.
+        #[test]
+        fn proptest_any_since_decodes_or_is_refused(raw in cursor_text()) {
+            if let Ok(cursor) = decode(&raw) {
+                prop_assert!(raw.len() <= MAX_LEN);
+                let position = cursor.position();
+                prop_assert!(position.txid >= 0 && position.seq >= 0);
+                if let Cursor::Snapshot { kind, after, .. } = &cursor {
+                    prop_assert!(*kind < Entity::ALL.len());
+                    prop_assert!(after.as_ref().is_none_or(|id| !id.is_empty() && id.len() <= MAX_ID_LEN));
+                }
+                // What was accepted re-encodes to a cursor that reads back the same.
+                prop_assert_eq!(decode(&encode(&cursor)).ok(), Some(cursor));
+            }
+        }
+
+        /// Every cursor the feed issues is short enough and reads back as itself.
+        #[test]
+        fn proptest_cursors_round_trip(cursor in cursor()) {
+            let raw = encode(&cursor);
+            prop_assert!(raw.len() <= MAX_LEN, "{} bytes", raw.len());
+            prop_assert!(raw.starts_with(VERSION));
+            prop_assert_eq!(decode(&raw).ok(), Some(cursor));
+        }
+    }
+}

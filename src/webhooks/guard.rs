@@ -34,6 +34,14 @@ impl WebhookUrl {
             ));
         }
         let url = Url::parse(raw).map_err(|_| invalid("invalid_url", "Not an absolute URL."))?;
+        // Parsing percent-encodes what a URL cannot carry as it is (up to 12 bytes for a
+        // character): the limit holds for the URL as stored and delivered to, too.
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(invalid(
+                "too_long",
+                &format!("At most {MAX_URL_LEN} characters once percent-encoded."),
+            ));
+        }
         match url.scheme() {
             "https" => {}
             "http" if allow_http => {}
@@ -364,5 +372,276 @@ mod tests {
             resolve_checked(&url, false).await.unwrap(),
             vec!["93.184.215.14:8443".parse().unwrap()]
         );
+    }
+}
+
+/// Property tests of the URL check and the address guard (issue 10, "Bad input, at
+/// scale"). Bounded here; run them longer with `PROPTEST_CASES=100000 cargo test --lib proptest`.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Internal IPv4 networks, written out again here rather than taken from the table.
+    const INTERNAL_V4: [([u8; 4], u8); 15] = [
+        ([0, 0, 0, 0], 8),
+        ([10, 0, 0, 0], 8),
+        ([100, 64, 0, 0], 10),
+        ([127, 0, 0, 0], 8),
+        ([169, 254, 0, 0], 16),
+        ([172, 16, 0, 0], 12),
+        ([192, 0, 0, 0], 24),
+        ([192, 0, 2, 0], 24),
+        ([192, 88, 99, 0], 24),
+        ([192, 168, 0, 0], 16),
+        ([198, 18, 0, 0], 15),
+        ([198, 51, 100, 0], 24),
+        ([203, 0, 113, 0], 24),
+        ([224, 0, 0, 0], 4),
+        ([240, 0, 0, 0], 4),
+    ];
+
+    /// An address inside one of the internal networks.
+    fn internal_v4() -> impl Strategy<Value = Ipv4Addr> {
+        (prop::sample::select(INTERNAL_V4.to_vec()), any::<u32>()).prop_map(|((net, len), host)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            Ipv4Addr::from((u32::from(Ipv4Addr::from(net)) & mask) | (host & !mask))
+        })
+    }
+
+    fn any_v4() -> impl Strategy<Value = Ipv4Addr> {
+        prop_oneof![internal_v4(), any::<u32>().prop_map(Ipv4Addr::from)]
+    }
+
+    /// IPv6 addresses: internal ones, ones that embed an IPv4 address, and any.
+    fn any_v6() -> impl Strategy<Value = Ipv6Addr> {
+        prop_oneof![
+            any::<u128>().prop_map(Ipv6Addr::from),
+            any_v4().prop_map(|v4| v4.to_ipv6_mapped()),
+            any_v4().prop_map(|v4| Ipv6Addr::from(u128::from(u32::from(v4)))),
+            any_v4().prop_map(|v4| Ipv6Addr::from(
+                (0x0064_ff9b_u128 << 96) | u128::from(u32::from(v4))
+            )),
+            (any_v4(), any::<u64>()).prop_map(|(v4, low)| Ipv6Addr::from(
+                (0x2002_u128 << 112) | (u128::from(u32::from(v4)) << 80) | u128::from(low)
+            )),
+            (
+                prop::sample::select(vec![
+                    0xfc00_u16, 0xfd00, 0xfe80, 0xfebf, 0xfec0, 0xff02, 0x2001, 0x0100
+                ]),
+                any::<u128>()
+            )
+                .prop_map(|(top, rest)| Ipv6Addr::from((u128::from(top) << 112) | (rest >> 16))),
+            Just(Ipv6Addr::LOCALHOST),
+            Just(Ipv6Addr::UNSPECIFIED),
+        ]
+    }
+
+    /// One number of a WHATWG IPv4 host: decimal, octal (`0…`) or hex (`0x…`).
+    fn number(value: u32, radix: u8) -> String {
+        match radix {
+            0 => value.to_string(),
+            1 => format!("0{value:o}"),
+            2 => format!("0x{value:x}"),
+            _ => format!("0X{value:X}"),
+        }
+    }
+
+    /// An IPv4 address written the many ways a URL host may write it: dotted quad, one
+    /// number, `a.b.c` and `a.b` short forms, in decimal, octal or hex, with a trailing dot,
+    /// percent-encoded or in full-width digits.
+    fn v4_host() -> impl Strategy<Value = (Ipv4Addr, String)> {
+        (
+            any_v4(),
+            0_u8..4,
+            proptest::collection::vec(0_u8..4, 4),
+            any::<bool>(),
+            0_u8..4,
+        )
+            .prop_map(|(ip, parts, radixes, trailing_dot, disguise)| {
+                let [a, b, c, d] = ip.octets().map(u32::from);
+                let bits = u32::from(ip);
+                let numbers = match parts {
+                    0 => vec![bits],
+                    1 => vec![a, bits & 0x00ff_ffff],
+                    2 => vec![a, b, (c << 8) | d],
+                    _ => vec![a, b, c, d],
+                };
+                let mut host = numbers
+                    .iter()
+                    .zip(&radixes)
+                    .map(|(n, radix)| number(*n, *radix))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                if trailing_dot {
+                    host.push('.');
+                }
+                let host = match disguise {
+                    1 => host.bytes().map(|b| format!("%{b:02X}")).collect(),
+                    2 => host
+                        .chars()
+                        .map(|c| match c {
+                            '0'..='9' => char::from_u32(u32::from(c) - 0x30 + 0xFF10).unwrap_or(c),
+                            '.' => '\u{3002}',
+                            other => other,
+                        })
+                        .collect(),
+                    _ => host,
+                };
+                (ip, host)
+            })
+    }
+
+    fn v6_host() -> impl Strategy<Value = (Ipv6Addr, String)> {
+        (any_v6(), 0_u8..3).prop_map(|(ip, form)| {
+            let host = match form {
+                0 => format!("[{ip}]"),
+                1 => {
+                    let s = ip.segments();
+                    format!("[{}]", s.map(|seg| format!("{seg:04X}")).join(":"))
+                }
+                _ => {
+                    let s = ip.segments();
+                    let [a, b, c, d] =
+                        Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])).octets();
+                    format!(
+                        "[{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{a}.{b}.{c}.{d}]",
+                        s[0], s[1], s[2], s[3], s[4], s[5]
+                    )
+                }
+            };
+            (ip, host)
+        })
+    }
+
+    /// A host: an IP literal (and the address it means) or a name.
+    fn host() -> impl Strategy<Value = (Option<IpAddr>, String)> {
+        prop_oneof![
+            v4_host().prop_map(|(ip, host)| (Some(IpAddr::V4(ip)), host)),
+            v6_host().prop_map(|(ip, host)| (Some(IpAddr::V6(ip)), host)),
+            "[a-z0-9-]{1,12}(\\.[a-z0-9-]{1,12}){0,3}".prop_map(|host| (None, host)),
+            any::<String>().prop_map(|host| (None, host)),
+        ]
+    }
+
+    fn url_text() -> impl Strategy<Value = (Option<IpAddr>, String)> {
+        (
+            prop::sample::select(vec![
+                "https",
+                "http",
+                "HTTPS",
+                "ftp",
+                "file",
+                "javascript",
+                "",
+            ]),
+            prop::sample::select(vec!["://", ":/", ":", ":///"]),
+            prop::sample::select(vec![
+                "", "user@", "user:pw@", ":pw@", "@", ":@", "a%40b@", "u@v@",
+            ]),
+            host(),
+            prop::sample::select(vec![
+                "", ":443", ":0", ":8443", ":65535", ":65536", ":", ":0x1",
+            ]),
+            prop_oneof![
+                "(/[a-zA-Z0-9%@:?#._-]{0,20}){0,3}",
+                // (After the host, so that it stays the host written.)
+                any::<String>().prop_map(|path| format!("/{path}")),
+                "/[a-z\u{e9}\u{20ac}\u{1f600} ]{400,500}",
+            ],
+        )
+            .prop_map(|(scheme, sep, userinfo, (ip, host), port, path)| {
+                (ip, format!("{scheme}{sep}{userinfo}{host}{port}{path}"))
+            })
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()
+            .map(|runtime| runtime.block_on(future))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever is registered, the check answers; what it accepts is `https` (or
+        /// `http` where allowed), has a host, carries no user name or password, and is no
+        /// longer than the limit. An IP literal, however written, is that address, and
+        /// the guard lets it through exactly when the address is public (or internal ones
+        /// are allowed).
+        #[test]
+        fn proptest_accepted_urls_are_https_without_credentials_or_internal_literals(
+            (ip, raw) in url_text(),
+            allow_http in any::<bool>(),
+        ) {
+            let Ok(url) = WebhookUrl::parse(&raw, allow_http) else {
+                return Ok(());
+            };
+            let parsed = url.as_url();
+            prop_assert!(parsed.scheme() == "https" || (allow_http && parsed.scheme() == "http"), "{}", raw);
+            prop_assert!(parsed.username().is_empty() && parsed.password().is_none(), "{}", raw);
+            prop_assert!(!url.as_str().contains('@') || parsed.host_str().is_some_and(|h| !h.contains('@')));
+            prop_assert!(url.as_str().len() <= MAX_URL_LEN, "{} bytes", url.as_str().len());
+            let literal = match parsed.host() {
+                Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+                Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+                Some(Host::Domain(_)) => None,
+                None => {
+                    prop_assert!(false, "{} has no host", raw);
+                    None
+                }
+            };
+            if let Some(expected) = ip {
+                prop_assert_eq!(literal, Some(expected), "{} does not mean {}", raw, expected);
+            }
+            if let Some(literal) = literal {
+                let checked = block_on(resolve_checked(&url, false));
+                prop_assert_eq!(
+                    checked.as_ref().map(Result::is_ok),
+                    Some(is_public(literal)),
+                    "{} ({}): {:?}", raw, literal, checked
+                );
+                let allowed = block_on(resolve_checked(&url, true));
+                prop_assert!(allowed.is_some_and(|found| found.is_ok_and(|addrs| addrs.iter().all(|a| a.ip() == literal))));
+            }
+        }
+
+        /// Every address in an internal IPv4 network is refused, and so is every IPv6
+        /// address that embeds it (mapped, compatible, NAT64 or 6to4).
+        #[test]
+        fn proptest_internal_ipv4_is_never_public(ip in internal_v4()) {
+            prop_assert!(!is_public(IpAddr::V4(ip)), "{}", ip);
+            let bits = u128::from(u32::from(ip));
+            for v6 in [
+                ip.to_ipv6_mapped(),
+                Ipv6Addr::from(bits),
+                Ipv6Addr::from((0x0064_ff9b_u128 << 96) | bits),
+                Ipv6Addr::from((0x2002_u128 << 112) | (bits << 80) | 1),
+            ] {
+                prop_assert!(!is_public(IpAddr::V6(v6)), "{}", v6);
+            }
+        }
+
+        /// Whatever the standard library knows to be internal is not public, and an IPv6
+        /// address that embeds an IPv4 one is as public as that address.
+        #[test]
+        fn proptest_public_agrees_with_the_standard_library(v4 in any_v4(), v6 in any_v6()) {
+            if v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_broadcast()
+                || v4.is_documentation() || v4.is_unspecified() || v4.is_multicast()
+            {
+                prop_assert!(!is_public(IpAddr::V4(v4)), "{}", v4);
+            }
+            prop_assert_eq!(is_public(IpAddr::V6(v4.to_ipv6_mapped())), is_public(IpAddr::V4(v4)));
+            if v6.is_loopback() || v6.is_unspecified() || v6.is_multicast()
+                || v6.is_unique_local() || v6.is_unicast_link_local()
+            {
+                prop_assert!(!is_public(IpAddr::V6(v6)), "{}", v6);
+            }
+            if let Some(inner) = v6.to_ipv4_mapped() {
+                prop_assert_eq!(is_public(IpAddr::V6(v6)), is_public(IpAddr::V4(inner)), "{}", v6);
+            }
+        }
     }
 }

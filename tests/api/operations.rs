@@ -365,7 +365,59 @@ async fn every_answer_carries_the_security_headers() {
                 .get("strict-transport-security")
                 .is_none()
         );
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
     }
+    // The Swagger UI gets a policy of its own: its page, initialiser and assets come from
+    // this server only, nothing inline, nothing framing it.
+    let docs_policy = "default-src 'none'; script-src 'self'; \
+        style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+        img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
+        form-action 'none'; frame-ancestors 'none'";
+    for path in [
+        "/docs",
+        "/docs/",
+        "/docs/swagger-initializer.js",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "{path}: {}",
+            response.status()
+        );
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            docs_policy,
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+    }
+    // Under that policy an inline script would not run, so the page must have none.
+    let html = app
+        .client
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let inline_scripts = html
+        .split("<script")
+        .skip(1)
+        .filter(|tag| !tag.split('>').next().unwrap_or_default().contains("src="))
+        .count();
+    assert_eq!(inline_scripts, 0, "{html}");
+    assert!(!html.contains(" style="), "{html}");
     let https =
         TestApp::spawn_with(|config| config.public_url = "https://civitas.example".into()).await;
     let response = https
