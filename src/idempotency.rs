@@ -373,12 +373,16 @@ pub async fn middleware(
         return Ok(error_response(req, &in_use()));
     };
 
+    let turn = match state.pool.writer_turn().await {
+        Ok(turn) => turn,
+        Err(error) => return Ok(error_response(req, &error)),
+    };
     let (pool, lookup) = (
         state.pool.clone(),
         (scope.clone(), key.clone(), fingerprint.clone()),
     );
     let begun = web::block(move || -> Result<_, ApiError> {
-        let transaction = RequestTransaction::begin(&pool)?;
+        let transaction = RequestTransaction::begin(&pool, turn)?;
         let (scope, key, fingerprint) = lookup;
         let found = transaction.run(|conn| {
             if !lock_across_nodes(conn, &scope, &key)? {

@@ -10,6 +10,7 @@
 //! balancer spreading N nodes, a caller gets up to N times the limit.
 
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::HttpMessage;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -28,7 +29,8 @@ use utoipa::openapi::{Object, RefOr, Type};
 
 use crate::auth::extractors::bearer_token;
 use crate::auth::tokens::{
-    PARTNER_TOKEN_TYP, token_typ, verify_access_token_cached, verify_partner_token_cached,
+    PARTNER_TOKEN_TYP, VerifiedAccess, token_typ, verify_access_token_cached,
+    verify_partner_token_cached,
 };
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -439,9 +441,11 @@ fn verified_caller(state: &AppState, req: &ServiceRequest) -> Option<Caller> {
             .ok()
             .map(|claims| Caller::Client(claims.client_id))
     } else {
-        verify_access_token_cached(&state.keys, issuer, &token)
-            .ok()
-            .map(|claims| Caller::Account(claims.sub))
+        let claims = verify_access_token_cached(&state.keys, issuer, &token).ok()?;
+        let caller = Caller::Account(claims.sub.clone());
+        req.extensions_mut()
+            .insert(VerifiedAccess { token, claims });
+        Some(caller)
     }
 }
 

@@ -178,6 +178,9 @@ impl Application {
         let state = web::Data::new(prepare_state(config).await?);
         let spec = openapi::spec();
         let app_state = state.clone();
+        let blocking_threads = usize::try_from(state.config.db_pool_size)
+            .unwrap_or(usize::MAX)
+            .max(4);
         let server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
@@ -226,6 +229,10 @@ impl Application {
                 .wrap(from_fn(telemetry::request_context))
         })
         .listen(listener)?
+        // Nearly every blocking task holds a database connection, so more blocking
+        // threads than connections only wait in the pool; unbounded (512 a worker), a
+        // burst of requests leaves a hundred idle threads and their memory behind.
+        .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .run();
         actix_web::rt::spawn(crate::events::dispatcher::run(state.clone()));

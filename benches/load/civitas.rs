@@ -222,6 +222,11 @@ impl Server {
         memory_kb(self.pid)
     }
 
+    /// How many threads the server runs now.
+    pub fn threads(&self) -> Option<u64> {
+        status_field(self.pid, "Threads:")
+    }
+
     /// CPU time the server used so far (user + system).
     pub fn cpu_time(&self) -> Option<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
@@ -281,17 +286,22 @@ impl Server {
 
 /// `VmHWM` and `VmRSS` of a process, in kB.
 pub fn memory_kb(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<u64> {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    Some((field("VmHWM:")?, field("VmRSS:")?))
+    Some((
+        status_field(pid, "VmHWM:")?,
+        status_field(pid, "VmRSS:")?,
+    ))
+}
+
+/// A number from `/proc/<pid>/status`.
+fn status_field(pid: u32, name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|line| line.starts_with(name))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// A port nobody listens on right now.

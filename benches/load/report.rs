@@ -36,6 +36,8 @@ pub struct Row {
     /// Pool check-out timeouts ("database pool exhausted") in the server's log.
     pub pool_timeouts: u64,
     pub peak_rss_mb: Option<f64>,
+    /// The server's threads at the end of the scenario (workers, blocking pool, hashers…).
+    pub server_threads: Option<u64>,
     pub server_cpu_pct: Option<f64>,
     pub server_cpu_ms_per_request: Option<f64>,
     pub ceiling_rps: Option<f64>,
@@ -81,6 +83,7 @@ impl Row {
             locked: 0,
             pool_timeouts: 0,
             peak_rss_mb: None,
+            server_threads: None,
             server_cpu_pct: None,
             server_cpu_ms_per_request: None,
             ceiling_rps: None,
@@ -444,8 +447,8 @@ impl Report {
 
 pub fn print_header() {
     eprintln!(
-        "   {:<28} {:>5} {:>9} {:>8} {:>8} {:>7} {:>8} {:>7} {:>7}",
-        "scenario", "conns", "rps", "p50 ms", "p99 ms", "errors", "RSS MB", "ratio", "srv cpu"
+        "   {:<28} {:>5} {:>9} {:>8} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7}",
+        "scenario", "conns", "rps", "p50 ms", "p99 ms", "errors", "RSS MB", "ratio", "srv cpu", "threads"
     );
 }
 
@@ -456,7 +459,7 @@ pub fn print_row(row: &Row) {
         None => row.scenario.clone(),
     };
     eprintln!(
-        "   {:<28} {:>5} {:>9.1} {:>8.2} {:>8.2} {:>7} {:>8} {:>7} {:>7}",
+        "   {:<28} {:>5} {:>9.1} {:>8.2} {:>8.2} {:>7} {:>8} {:>7} {:>7} {:>7}",
         name,
         row.connections,
         row.rps,
@@ -468,6 +471,8 @@ pub fn print_row(row: &Row) {
             .map_or("-".to_owned(), |r| format!("{:.0}%", r * 100.0)),
         row.server_cpu_pct
             .map_or("-".to_owned(), |c| format!("{c:.0}%")),
+        row.server_threads
+            .map_or("-".to_owned(), |t| t.to_string()),
     );
 }
 

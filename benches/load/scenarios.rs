@@ -212,6 +212,7 @@ impl Watch {
             sampled
         };
         row.peak_rss_mb = Some(peak_kb as f64 / 1024.0);
+        row.server_threads = server.threads();
         if let (Some(from), Some(to)) = (self.cpu_from, server.cpu_time()) {
             let cpu = to.saturating_sub(from).as_secs_f64();
             row.server_cpu_pct = Some(100.0 * cpu / seconds.max(1e-9));

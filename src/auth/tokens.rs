@@ -27,6 +27,15 @@ pub const AUDIENCE: &str = "civitas-api";
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const LEEWAY_SECS: u64 = 30;
 
+/// A citizen's access token whose signature and claims were checked earlier in this
+/// request (by the rate limiter), kept in the request's extensions so the handler's
+/// authentication does not verify the signature a second time.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifiedAccess {
+    pub token: String,
+    pub claims: AccessClaims,
+}
+
 /// What a citizen's access token says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {

@@ -10,6 +10,8 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use secrecy::ExposeSecret;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, DatabaseUrl};
 use crate::error::ApiError;
@@ -21,7 +23,6 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 pub type PoolError = r2d2::PoolError;
 
@@ -93,16 +94,72 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// The connection pool, and on SQLite the queue its writers take turns in.
+///
+/// SQLite has one writer at a time. Left to themselves, writers that find the lock taken
+/// sleep in SQLite's busy handler and poll, holding a pooled connection all the while:
+/// under load most of a write's time is that sleeping, and the waiting writers starve
+/// readers of connections. Instead each writer of this process waits its turn here,
+/// asleep on an async queue and holding no connection, and is woken the moment the
+/// previous write commits. (Other processes on the same file still meet the busy
+/// handler, as before.)
+#[derive(Clone)]
+pub struct Pool {
+    connections: r2d2::Pool<ConnectionManager>,
+    writers: Option<Arc<Semaphore>>,
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<ConnectionManager>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.connections
+    }
+}
+
+/// A writer's turn on SQLite (nothing on PostgreSQL): held until its transaction ends.
+pub type WriterTurn = Option<OwnedSemaphorePermit>;
+
+impl Pool {
+    /// Waits for this writer's turn (at once on PostgreSQL, whose writers lock rows, not
+    /// the database). A turn that does not come within SQLite's own busy timeout is a
+    /// `503`, as a busy database would be.
+    pub async fn writer_turn(&self) -> Result<WriterTurn, ApiError> {
+        let Some(writers) = &self.writers else {
+            return Ok(None);
+        };
+        let wait = Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+        match tokio::time::timeout(wait, Arc::clone(writers).acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(Some(turn)),
+            Ok(Err(closed)) => Err(ApiError::internal(closed)),
+            Err(_) => {
+                tracing::warn!("a write waited its turn longer than the busy timeout");
+                Err(ApiError::unavailable(
+                    "The service is busy; try again shortly.",
+                    1,
+                ))
+            }
+        }
+    }
+}
+
 /// Builds the pool without opening a connection yet, so start-up does not depend on the
 /// database being reachable at that instant; `/health/ready` reports when it is not.
 pub fn build_pool(config: &Config) -> anyhow::Result<Pool> {
     create_sqlite_dir(&config.database)?;
-    Ok(r2d2::Pool::builder()
-        .max_size(config.db_pool_size)
-        .min_idle(Some(1))
-        .connection_timeout(config.db_pool_timeout)
-        .test_on_check_out(false)
-        .build_unchecked(ConnectionManager::new(config.database.clone())))
+    let writers = match config.database {
+        DatabaseUrl::Sqlite(_) => Some(Arc::new(Semaphore::new(1))),
+        DatabaseUrl::Postgres(_) => None,
+    };
+    Ok(Pool {
+        connections: r2d2::Pool::builder()
+            .max_size(config.db_pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(config.db_pool_timeout)
+            .test_on_check_out(false)
+            .build_unchecked(ConnectionManager::new(config.database.clone())),
+        writers,
+    })
 }
 
 /// One connection outside any pool, for command-line tools. (A pool keeps threads that
@@ -207,14 +264,24 @@ tokio::task_local! {
 /// [`commit`](Self::commit), the connection goes back broken and the pool discards it,
 /// which rolls everything back.
 #[derive(Clone)]
-pub struct RequestTransaction(Arc<Mutex<PooledConnection>>);
+pub struct RequestTransaction(Arc<OpenTransaction>);
+
+struct OpenTransaction {
+    conn: Mutex<PooledConnection>,
+    /// The writer's turn ([`Pool::writer_turn`]), given back when the request is done.
+    _turn: WriterTurn,
+}
 
 impl RequestTransaction {
-    /// Takes a connection and begins the transaction (on SQLite, takes the write lock).
-    pub fn begin(pool: &Pool) -> Result<Self, ApiError> {
+    /// Takes a connection and begins the transaction (on SQLite, takes the write lock),
+    /// in the writer's turn the caller waited for.
+    pub fn begin(pool: &Pool, turn: WriterTurn) -> Result<Self, ApiError> {
         let mut conn = pool.get()?;
         begin_outer(&mut conn)?;
-        Ok(Self(Arc::new(Mutex::new(conn))))
+        Ok(Self(Arc::new(OpenTransaction {
+            conn: Mutex::new(conn),
+            _turn: turn,
+        })))
     }
 
     /// Runs `f` on the transaction's connection (blocking: call from the blocking pool).
@@ -224,6 +291,7 @@ impl RequestTransaction {
     ) -> Result<T, ApiError> {
         let mut conn = self
             .0
+            .conn
             .lock()
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a request transaction panicked")))?;
         f(&mut conn)
@@ -288,8 +356,8 @@ where
     .await?
 }
 
-/// Runs `f` in a write transaction on the blocking pool (a savepoint of the request's
-/// transaction when it has one).
+/// Runs `f` in a write transaction on the blocking pool, in this writer's turn (a
+/// savepoint of the request's transaction when it has one, which holds the turn already).
 pub async fn write<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -298,10 +366,13 @@ where
     if let Some(request) = RequestTransaction::current() {
         return actix_web::web::block(move || request.run(|conn| transaction(conn, f))).await?;
     }
+    let turn = pool.writer_turn().await?;
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        transaction(&mut conn, f)
+        let written = transaction(&mut conn, f);
+        drop(turn);
+        written
     })
     .await?
 }

@@ -109,19 +109,29 @@ fn issue_views(
     rows: Vec<IssueRow>,
     viewer: Option<&AuthUser>,
 ) -> QueryResult<Vec<IssueView>> {
-    let codes: Vec<&str> = rows.iter().map(|r| r.category_code.as_str()).collect();
+    // Each list binds every distinct value once (a page is often one category, and
+    // several issues of one reporter).
+    let mut codes: Vec<&str> = rows.iter().map(|r| r.category_code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
     let names: HashMap<String, String> = categories::table
         .filter(categories::code.eq_any(codes))
         .select((categories::code, categories::name))
         .load::<(String, String)>(conn)?
         .into_iter()
         .collect();
-    let reporter_ids: Vec<String> = rows
+    let mut reporter_ids: Vec<String> = rows
         .iter()
         .filter(|r| may_see_reporter(r, viewer))
         .filter_map(|r| r.reporter_id.clone())
         .collect();
-    let people = models::display_names(conn, &reporter_ids)?;
+    reporter_ids.sort_unstable();
+    reporter_ids.dedup();
+    let people = if reporter_ids.is_empty() {
+        HashMap::new()
+    } else {
+        models::display_names(conn, &reporter_ids)?
+    };
     let group_ids: Vec<String> = rows
         .iter()
         .filter_map(|r| r.adopted_by_group_id.clone())

@@ -137,7 +137,8 @@ pub async fn create_issue(
         return Err(ApiError::validation(errors));
     }
     let now = db::now();
-    let reported = db::write(&state.pool, move |conn| {
+    let viewer = reporter.clone();
+    let issue = db::write(&state.pool, move |conn| {
         let answers = checked_answers(conn, &body.category, &body.answers)?;
         let row = IssueRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -165,29 +166,39 @@ pub async fn create_issue(
             open311_token: None,
             hidden_at: None,
         };
-        let viewer = reporter.as_ref();
-        let possible_duplicates = record_report(conn, &row, actor)?;
-        let possible_duplicates = issue_views(conn, possible_duplicates, viewer)?;
-        let issue = issue_view(conn, row, viewer)?;
-        Ok(ReportedIssue {
-            issue,
-            possible_duplicates,
-        })
+        record_report(conn, &row, actor)?;
+        Ok(issue_view(conn, row, reporter.as_ref())?)
     })
     .await?;
+    // Looked for after the report is stored, outside its write: the search reads many
+    // rows, and no other writer should wait for it.
+    let circle = Circle {
+        lat: issue.lat,
+        lon: issue.lon,
+        radius_m: DUPLICATE_RADIUS_M,
+    };
+    let (category, id) = (issue.category.code.clone(), issue.id.clone());
+    let possible_duplicates = db::read(&state.pool, move |conn| {
+        let rows = models::nearby_open(conn, &category, circle, Some(&id), MAX_DUPLICATES)?;
+        Ok(issue_views(conn, rows, viewer.as_ref())?)
+    })
+    .await?;
+    let reported = ReportedIssue {
+        issue,
+        possible_duplicates,
+    };
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/issues/{}", reported.issue.id)))
         .json(reported))
 }
 
-/// Stores a new report and its `reported` timeline event; returns up to five open issues
-/// of the same category close by that may be the same problem. Run it in the write
-/// transaction that makes the report (REST and Open311 alike).
+/// Stores a new report and its `reported` timeline event, in the write transaction that
+/// makes the report (REST and Open311 alike).
 pub(crate) fn record_report(
     conn: &mut db::DbConnection,
     row: &IssueRow,
     actor: Actor,
-) -> ApiResult<Vec<IssueRow>> {
+) -> ApiResult<()> {
     models::insert_issue(conn, row)?;
     timeline::record(
         conn,
@@ -202,18 +213,7 @@ pub(crate) fn record_report(
         },
         row.created_at,
     )?;
-    let circle = Circle {
-        lat: row.lat,
-        lon: row.lon,
-        radius_m: DUPLICATE_RADIUS_M,
-    };
-    Ok(models::nearby_open(
-        conn,
-        &row.category_code,
-        circle,
-        Some(&row.id),
-        MAX_DUPLICATES,
-    )?)
+    Ok(())
 }
 
 fn split_list(field: &str, raw: Option<&str>) -> ApiResult<Vec<String>> {
