@@ -3,7 +3,9 @@
 //! concerned, moderator, officer, admin, a partner client with the scope the route needs
 //! and one without it), each cell the documented outcome. One row per operation, plus a
 //! few variants where one operation answers differently for different things (a group's
-//! or a partner's opportunity, a hidden issue).
+//! or a partner's opportunity, a hidden issue). A tenth column sends the owner's (or the
+//! organiser's) cell again while a moderator has suspended the account: it may read and
+//! tidy up, but post nothing (`MAY_WHILE_SUSPENDED`).
 //!
 //! Default deny: `every_operation_in_the_spec_has_an_access_row` fails when an operation
 //! has no row (or a row names an operation the spec does not have), so a route cannot ship
@@ -301,6 +303,14 @@ const ISSUE_ROWS: &[Row] = &[
         "/api/v1/moderation/actions",
         [N, F, F, F, A, F, A, F, F],
     ),
+    variant(
+        "POST",
+        "/api/v1/moderation/actions",
+        "suspend a citizen",
+        [N, F, F, F, A, F, A, F, F],
+    ),
+    // Only admins act on staff accounts.
+    variant("POST", "/api/v1/moderation/actions", "suspend staff", ADMIN),
     row("GET", "/api/v1/stats", PUBLIC),
     row("GET", "/api/v1/open-data/issues.csv", PUBLIC),
     row("GET", "/api/v1/open-data/issues.geojson", PUBLIC),
@@ -477,6 +487,43 @@ async fn partner_client_and_webhook_routes_admit_exactly_their_callers() {
     check(PARTNER_ROWS).await;
 }
 
+/// What a suspended account may still change: its own account, sessions, devices,
+/// consents and notifications, and it may undo (withdraw a pledge, leave a group, delete
+/// its comment, unsupport, unfollow) or follow, and organisers may still manage members
+/// and verify claims. It reads everything; everything else is `403 account_suspended`:
+/// it may read but not post.
+const MAY_WHILE_SUSPENDED: &[(&str, &str)] = &[
+    ("POST", "/api/v1/auth/logout"),
+    ("PATCH", "/api/v1/me"),
+    ("DELETE", "/api/v1/me"),
+    ("POST", "/api/v1/me/password"),
+    ("POST", "/api/v1/me/email-verification"),
+    ("DELETE", "/api/v1/me/sessions/{id}"),
+    ("PUT", "/api/v1/me/consents/{purpose}"),
+    ("PUT", "/api/v1/me/devices/{token}"),
+    ("DELETE", "/api/v1/me/devices/{token}"),
+    ("POST", "/api/v1/me/notifications/read"),
+    ("DELETE", "/api/v1/issues/{id}/comments/{comment_id}"),
+    ("DELETE", "/api/v1/issues/{id}/support"),
+    ("PUT", "/api/v1/issues/{id}/follow"),
+    ("DELETE", "/api/v1/issues/{id}/follow"),
+    ("DELETE", "/api/v1/groups/{id}/membership"),
+    ("PATCH", "/api/v1/groups/{id}/members/{account_id}"),
+    ("DELETE", "/api/v1/groups/{id}/adoptions/{issue_id}"),
+    ("DELETE", "/api/v1/pledges/{id}"),
+    ("POST", "/api/v1/pledges/{id}/verification"),
+];
+
+/// What `who` gets for `row` while suspended: what it usually gets where it may, else
+/// 403, told before anything about the target (so a hidden one is 403 too, which says
+/// nothing about it).
+fn while_suspended(row: &Row, who: Who) -> Outcome {
+    let usual = row.expect[CALLERS.iter().position(|w| *w == who).unwrap_or(0)];
+    let public = row.expect == PUBLIC;
+    let may = row.method == "GET" || MAY_WHILE_SUSPENDED.contains(&(row.method, row.path));
+    if public || may { usual } else { Deny403 }
+}
+
 /// Sends every cell of `rows` in a world of its own; prints the matrix and fails if any
 /// cell broke.
 async fn check(rows: &[Row]) {
@@ -492,7 +539,7 @@ async fn check(rows: &[Row]) {
     lines.push(format!(
         "{:width$} | {}",
         "",
-        HEADERS.map(|h| format!("{h:>8}")).join(" ")
+        HEADERS.map(|h| format!("{h:>8}")).join(" ") + &format!(" {:>8}", "susp.")
     ));
     for r in rows {
         let mut cells = Vec::new();
@@ -513,6 +560,21 @@ async fn check(rows: &[Row]) {
                 broken += 1;
                 cells.push(format!("{:>8}", format!("✗{status}≠{}", expected.short())));
             }
+        }
+        // The tenth column: the owner (or, where only organisers may, the organiser),
+        // suspended by a moderator.
+        let who = if r.expect[1] != Allow && r.expect[3] == Allow {
+            Organiser
+        } else {
+            Owner
+        };
+        let expected = while_suspended(r, who);
+        let status = world.call_suspended(r, who).await;
+        if expected.holds(status) {
+            cells.push(format!("{status:>8}"));
+        } else {
+            broken += 1;
+            cells.push(format!("{:>8}", format!("✗{status}≠{}", expected.short())));
         }
         let name = if r.variant.is_empty() {
             format!("{} {}", r.method, r.path)
@@ -562,8 +624,10 @@ struct World {
     bare_token: String,
     /// A member of `group` (not an organiser), for `PATCH /groups/{id}/members/{id}`.
     member_id: String,
-    /// A citizen whose role the admin sets.
+    /// A citizen whose role the admin sets (and moderators suspend).
     target_id: String,
+    /// An officer no cell calls as, whom moderators try to suspend.
+    colleague_id: String,
     /// A client no cell calls with, for the admin's client routes.
     spare_client: String,
     /// The organiser's group; the owner is a member.
@@ -646,11 +710,14 @@ impl World {
         let owner_id = account_id(&owner).await;
         let member_id = account_id(&member).await;
         let target_id = account_id(&target).await;
+        let colleague = app.staff("colleague@example.org", "officer").await;
+        let colleague_id = account_id(&colleague).await;
 
         let mut world = Self {
             owner_id,
             member_id,
             target_id,
+            colleague_id,
             spare_client,
             partner_token,
             bare_token,
@@ -947,6 +1014,44 @@ impl World {
     /// Sends one cell and returns its status and body.
     async fn call(&self, row: &Row, who: Who) -> (u16, String) {
         let request = self.request(row, who).await;
+        self.send_request(row, request).await
+    }
+
+    /// Sends one cell as `who` while a moderator has suspended the account (from just
+    /// after its request is prepared to just after it is answered).
+    async fn call_suspended(&self, row: &Row, who: Who) -> u16 {
+        let request = self.request(row, who).await;
+        // The token endpoint takes no account's token.
+        let Some(token) = request.token.clone() else {
+            return self.send_request(row, request).await.0;
+        };
+        let account = id(&self
+            .send(Method::GET, "/me", Some(&token), None, &[200])
+            .await);
+        let action = |action: &str| {
+            json!({"action": action, "target_type": "account", "target_id": account,
+                "reason": "Matrix", "until": at(24)})
+        };
+        let moderator = Some(self.moderator.access_token.as_str());
+        let path = "/moderation/actions";
+        self.send(
+            Method::POST,
+            path,
+            moderator,
+            Some(action("suspend")),
+            &[200],
+        )
+        .await;
+        let (status, _) = self.send_request(row, request).await;
+        let mut reinstate = action("reinstate");
+        reinstate["until"] = Value::Null;
+        // A deleted account has nobody left to reinstate.
+        self.send(Method::POST, path, moderator, Some(reinstate), &[200, 404])
+            .await;
+        status
+    }
+
+    async fn send_request(&self, row: &Row, request: Request) -> (u16, String) {
         let url = self.app.url(&request.path);
         let method = Method::from_bytes(row.method.as_bytes()).expect("a method");
         let mut builder = self.app.client.request(method, url);
@@ -1252,6 +1357,16 @@ impl World {
                     "reason": "personal_data"}));
             }
             ("GET", "/api/v1/moderation/flags", _) => {}
+            ("POST", "/api/v1/moderation/actions", "suspend a citizen" | "suspend staff") => {
+                let target = if row.variant == "suspend staff" {
+                    &self.colleague_id
+                } else {
+                    &self.target_id
+                };
+                request.body = Body::Json(json!({"action": "suspend", "target_type": "account",
+                    "target_id": target, "reason": "Checked against the rules",
+                    "until": at(24)}));
+            }
             ("POST", "/api/v1/moderation/actions", _) => {
                 let target = self.new_issue().await;
                 request.body = Body::Json(json!({"action": "hide", "target_type": "issue",
