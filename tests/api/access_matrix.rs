@@ -54,6 +54,8 @@ const PARTNER: [Outcome; 9] = [N, F, F, F, F, F, F, A, F];
 /// Something moderators hid: missing for everyone but staff (moderators, officers and
 /// admins), the owner and organisers included.
 const STAFF_ONLY: [Outcome; 9] = [H, H, H, H, A, A, A, H, H];
+/// A partner's thing, to callers other than that partner (none of the columns).
+const OTHER_PARTNERS: [Outcome; 9] = [N, F, F, F, F, F, F, H, F];
 /// The organisers of the group concerned only.
 const ORGANISER: [Outcome; 9] = [N, F, F, A, F, F, F, F, F];
 
@@ -173,6 +175,12 @@ const ACCOUNT_ROWS: &[Row] = &[
         "/open311/v2/requests/{service_request_id}.{format}",
         PUBLIC,
     ),
+    variant(
+        "GET",
+        "/open311/v2/requests/{service_request_id}.{format}",
+        "anonymous",
+        PUBLIC,
+    ),
     // Open311 has no staff view: a hidden issue is missing for everyone.
     variant(
         "GET",
@@ -240,6 +248,9 @@ const ISSUE_ROWS: &[Row] = &[
     // Verified citizens, or partners with `issues:write`.
     row("POST", "/api/v1/issues", [N, A, A, A, A, A, A, A, F]),
     row("GET", "/api/v1/issues/{id}", PUBLIC),
+    // Reported anonymously: public, but the reporter is named to nobody but staff (the
+    // leak check looks for the reporter's id).
+    variant("GET", "/api/v1/issues/{id}", "anonymous", PUBLIC),
     // Hidden by a moderator: missing for everyone but staff.
     variant("GET", "/api/v1/issues/{id}", "hidden", STAFF_ONLY),
     // The reporter while it is `reported`, and staff.
@@ -264,6 +275,7 @@ const ISSUE_ROWS: &[Row] = &[
         [N, F, F, F, F, A, A, F, F],
     ),
     row("GET", "/api/v1/issues/{id}/timeline", PUBLIC),
+    variant("GET", "/api/v1/issues/{id}/timeline", "anonymous", PUBLIC),
     variant("GET", "/api/v1/issues/{id}/timeline", "hidden", STAFF_ONLY),
     row("POST", "/api/v1/issues/{id}/comments", ACCOUNT),
     variant(
@@ -409,6 +421,20 @@ const PARTNER_ROWS: &[Row] = &[
     row("GET", "/api/v1/webhooks/{id}", PARTNER),
     row("DELETE", "/api/v1/webhooks/{id}", PARTNER),
     row("GET", "/api/v1/webhooks/{id}/deliveries", PARTNER),
+    // Another partner's webhook: not the scoped partner's to know about.
+    variant("GET", "/api/v1/webhooks/{id}", "another's", OTHER_PARTNERS),
+    variant(
+        "DELETE",
+        "/api/v1/webhooks/{id}",
+        "another's",
+        OTHER_PARTNERS,
+    ),
+    variant(
+        "GET",
+        "/api/v1/webhooks/{id}/deliveries",
+        "another's",
+        OTHER_PARTNERS,
+    ),
 ];
 
 fn all_rows() -> impl Iterator<Item = &'static Row> {
@@ -546,7 +572,8 @@ async fn check(rows: &[Row]) {
         for (who, expected) in CALLERS.into_iter().zip(r.expect) {
             let (status, body) = world.call(r, who).await;
             // Those with no tie to what moderators hid (neither its author nor staff)
-            // never read its id anywhere: lists, feeds, exports, open data.
+            // never read its id anywhere: lists, feeds, exports, open data; nor who
+            // reported anonymously.
             let leak = (r.method == "GET" && UNTIED.contains(&who))
                 .then(|| world.leaked(&body))
                 .flatten();
@@ -651,6 +678,11 @@ struct World {
     partner_opportunity: String,
     /// The partner's webhook.
     webhook: String,
+    /// Another partner's webhook.
+    rival_webhook: String,
+    /// A citizen who only ever reported anonymously (`anonymous_issue`).
+    shy_id: String,
+    anonymous_issue: String,
     open311_request: String,
     open311_token: String,
     counter: AtomicUsize,
@@ -736,6 +768,9 @@ impl World {
             unpledged: String::new(),
             partner_opportunity: String::new(),
             webhook: String::new(),
+            rival_webhook: String::new(),
+            shy_id: String::new(),
+            anonymous_issue: String::new(),
             open311_request: String::new(),
             open311_token: String::new(),
             counter: AtomicUsize::new(0),
@@ -800,7 +835,33 @@ impl World {
             .await);
         let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["issue.*"]});
         w.webhook = id(&w
+            .send(
+                Method::POST,
+                "/webhooks",
+                Some(&token),
+                Some(hook.clone()),
+                &[201],
+            )
+            .await);
+        let rival = w.app.partner("Canal Trust", &["webhooks:manage"]);
+        let token = w.app.partner_token(&rival).await;
+        w.rival_webhook = id(&w
             .send(Method::POST, "/webhooks", Some(&token), Some(hook), &[201])
+            .await);
+        let shy = w.app.citizen("shy@example.org").await;
+        w.shy_id = id(&w
+            .send(Method::GET, "/me", Some(&shy.access_token), None, &[200])
+            .await);
+        let report = json!({"category": "litter", "title": "Needles by the swings",
+            "description": "Please be careful", "lat": LAT, "lon": LON, "anonymous": true});
+        w.anonymous_issue = id(&w
+            .send(
+                Method::POST,
+                "/issues",
+                Some(&shy.access_token),
+                Some(report),
+                &[201],
+            )
             .await);
         let (request, token) = w.open311_submit(&w.partner.secret.clone()).await;
         w.open311_request = request;
@@ -1070,9 +1131,10 @@ impl World {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// The ids of what moderators hid, if `body` names one.
+    /// What `body` names that moderators hid, or who reported anonymously.
     fn leaked(&self, body: &str) -> Option<&'static str> {
         [
+            (&self.shy_id, "the anonymous reporter"),
             (&self.hidden_issue, "the hidden issue"),
             (&self.hidden_photo, "the hidden issue's photo"),
             (&self.hidden_group, "the hidden group"),
@@ -1122,6 +1184,9 @@ impl World {
             }
             ("GET", "/open311/v2/requests/{service_request_id}.{format}", "hidden") => {
                 request.path = format!("/open311/v2/requests/{}.json", self.hidden_issue);
+            }
+            ("GET", "/open311/v2/requests/{service_request_id}.{format}", "anonymous") => {
+                request.path = format!("/open311/v2/requests/{}.json", self.anonymous_issue);
             }
             ("GET", "/open311/v2/tokens/{token}.{format}", _) => {
                 request.path = format!("/open311/v2/tokens/{}.json", self.open311_token);
@@ -1275,6 +1340,9 @@ impl World {
             ("GET", "/api/v1/issues/{id}", "hidden") => {
                 request.path = api(format!("/issues/{}", self.hidden_issue));
             }
+            ("GET", "/api/v1/issues/{id}", "anonymous") => {
+                request.path = api(format!("/issues/{}", self.anonymous_issue));
+            }
             ("PATCH", "/api/v1/issues/{id}", variant) => {
                 let issue = if variant == "hidden" {
                     self.hidden_issue.clone()
@@ -1306,10 +1374,10 @@ impl World {
                     "note": "On our list"}));
             }
             ("GET", "/api/v1/issues/{id}/timeline", variant) => {
-                let issue = if variant == "hidden" {
-                    &self.hidden_issue
-                } else {
-                    issue
+                let issue = match variant {
+                    "hidden" => &self.hidden_issue,
+                    "anonymous" => &self.anonymous_issue,
+                    _ => issue,
                 };
                 request.path = api(format!("/issues/{issue}/timeline"));
             }
@@ -1515,11 +1583,14 @@ impl World {
                 request.body = Body::Json(json!({"url": format!("http://127.0.0.1:9/hook{n}"),
                     "events": ["issue.*"]}));
             }
-            ("GET", "/api/v1/webhooks/{id}", _) => {
+            ("GET", "/api/v1/webhooks/{id}", "") => {
                 request.path = api(format!("/webhooks/{}", self.webhook));
             }
-            ("GET", "/api/v1/webhooks/{id}/deliveries", _) => {
+            ("GET", "/api/v1/webhooks/{id}/deliveries", "") => {
                 request.path = api(format!("/webhooks/{}/deliveries", self.webhook));
+            }
+            (_, "/api/v1/webhooks/{id}" | "/api/v1/webhooks/{id}/deliveries", "another's") => {
+                request.path = row.path.replace("{id}", &self.rival_webhook);
             }
             ("DELETE", "/api/v1/webhooks/{id}", _) => {
                 let hook = json!({"url": format!("http://127.0.0.1:9/gone{n}"),
