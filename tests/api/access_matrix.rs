@@ -8,12 +8,15 @@
 //! tidy up, but post nothing (`MAY_WHILE_SUSPENDED`).
 //!
 //! Default deny: `every_operation_in_the_spec_has_an_access_row` fails when an operation
-//! has no row (or a row names an operation the spec does not have), so a route cannot ship
-//! without deciding who may call it. The other tests each build one world (accounts of
-//! every role, a group, issues, pledges, partners, a webhook…) and send every cell of
-//! their share of the rows; a destructive cell (delete, withdraw, logout, status changes)
-//! gets a thing or an account of its own. On failure they print the whole matrix of their
-//! rows, each cell with the status it got and, where it broke, what was expected.
+//! has no row (or a row names an operation the spec does not have, `UNLISTED` routes
+//! excepted), so a route cannot ship without deciding who may call it. The other tests
+//! each build one world (accounts of every role, a group the owner is a plain member of,
+//! issues, pledges, partners, webhooks, hidden and draft things, an anonymous report…) and
+//! send every cell of their share of the rows; a destructive cell (delete, withdraw,
+//! logout, status changes) gets a thing or an account of its own. Every `GET` answer to
+//! a caller with no tie to the hidden and draft things, or to the anonymous report, is
+//! also searched for their ids. On failure they print the whole matrix of their rows,
+//! each cell with the status it got and, where it broke, what was expected.
 
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
