@@ -8,6 +8,7 @@
 
 mod helpers;
 
+mod access_matrix;
 mod accounts;
 mod audit;
 mod categories;

@@ -62,6 +62,8 @@ pub async fn change_issue_status(
     id: web::Path<String>,
     body: web::Json<ChangeStatusRequest>,
 ) -> ApiResult<web::Json<IssueDetail>> {
+    // The note is posted on the public timeline: a suspended account may not post.
+    user.ensure_may_post()?;
     let id = id.into_inner();
     let body = body.into_inner();
     let note = Note::parse("note", &body.note).map_err(|e| ApiError::validation(vec![e]))?;
