@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Compress, DefaultHeaders, Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use std::net::TcpListener;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -14,12 +14,13 @@ use crate::auth::keys::KeyStore;
 use crate::auth::password::Passwords;
 use crate::config::Config;
 use crate::db::{self, Pool};
-use crate::error::{self, ApiError};
+use crate::error;
+use crate::fallback::MethodTable;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::notifications::push::Push;
 use crate::photos::Photos;
-use crate::{conditional, idempotency, openapi, ratelimit, telemetry};
+use crate::{conditional, idempotency, json_body, openapi, ratelimit, telemetry};
 
 /// The largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -177,6 +178,7 @@ impl Application {
         let port = address.port();
         let state = web::Data::new(prepare_state(config).await?);
         let spec = openapi::spec();
+        let methods = web::Data::new(MethodTable::from_spec(&spec));
         let app_state = state.clone();
         let blocking_threads = usize::try_from(state.config.db_pool_size)
             .unwrap_or(usize::MAX)
@@ -214,9 +216,13 @@ impl Application {
                             .finish()
                     }),
                 )
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::not_found("There is no such route."))
-                }))
+                .app_data(methods.clone())
+                .default_service(web::to(
+                    |req: HttpRequest, methods: web::Data<MethodTable>| async move {
+                        methods.answer(&req)
+                    },
+                ))
+                .wrap(from_fn(json_body::require_object))
                 .wrap(from_fn(idempotency::middleware))
                 .wrap(from_fn(conditional::conditional_get))
                 .wrap(Compress::default())

@@ -48,6 +48,7 @@ enum Format {
     params(OpenDataQuery),
     responses(
         (status = 200, description = "The issues, one per row", content_type = "text/csv", body = String),
+        (status = 400, response = crate::error::BadRequest),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
@@ -72,6 +73,7 @@ pub async fn export_issues_csv(
     params(OpenDataQuery),
     responses(
         (status = 200, description = "A FeatureCollection of the issues", content_type = "application/geo+json", body = Object),
+        (status = 400, response = crate::error::BadRequest),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )

@@ -53,6 +53,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     params(StatsQuery),
     responses(
         (status = 200, description = "The figures", body = Stats),
+        (status = 400, response = crate::error::BadRequest),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )

@@ -1,4 +1,5 @@
-//! Open311 errors: an HTTP status (404 unknown resource, 403 bad key, 400 anything else)
+//! Open311 errors: an HTTP status (404 unknown resource, 405 a method the resource does
+//! not serve, 403 bad key, 400 anything else)
 //! and a list of `{code, description}`, one per problem, in the format the client asked
 //! for. Never the REST API's problem+json.
 
@@ -53,6 +54,12 @@ impl Open311Error {
     /// 404: no such resource, service, request, token or jurisdiction.
     pub fn not_found(problem: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, vec![problem.into()])
+    }
+
+    /// 405: the path is an Open311 resource's, the method is not one it serves (the
+    /// caller adds `Allow`).
+    pub fn method_not_allowed(problem: impl Into<String>) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, vec![problem.into()])
     }
 
     /// 500: the cause is logged, never sent.

@@ -427,6 +427,7 @@ fn reachable(
     params(("id" = String, Path, description = "Opportunity id"), PageQuery),
     responses(
         (status = 200, description = "A page of pledges, oldest first", body = Page<PledgeView>),
+        (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
         (status = 404, response = crate::error::NotFound),
@@ -474,6 +475,7 @@ pub async fn list_opportunity_pledges(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of pledges", body = Page<PledgeView>),
+        (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),

@@ -181,6 +181,7 @@ pub async fn register_account(
         (status = 400, response = crate::error::BadRequest),
         (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
 )]
@@ -321,6 +322,7 @@ pub async fn login(
         (status = 403, response = crate::error::Forbidden),
         (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )
 )]

@@ -529,6 +529,7 @@ fn with_tombstones(
     responses(
         (status = 200, description = "Open issues close by, nearest first", body = Vec<IssueView>),
         (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
         (status = 422, response = crate::error::ValidationFailed),
         (status = 503, response = crate::error::ServiceUnavailable),
     )

@@ -1,11 +1,12 @@
 //! The Open311 routes (under `/open311/v2`): discovery, services and service definitions
 //! here; service requests in `requests` (reading) and `submit` (creating); and the 404
-//! error list for every other path.
+//! (or 405) error list for every other request.
 
 mod requests;
 mod submit;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, web};
 use utoipa::ToResponse;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -25,6 +26,7 @@ use super::{CHANGESET, SPECIFICATION};
 use crate::categories::models::{Category, Question, find_category, list_categories};
 use crate::config::Config;
 use crate::db;
+use crate::fallback::MethodTable;
 use crate::startup::AppState;
 
 /// The longest token looked up.
@@ -33,8 +35,8 @@ const MAX_TOKEN_LEN: usize = 200;
 /// What every Open311 handler answers: the body in the asked format, or the error list.
 pub type Reply = Result<HttpResponse, Open311Error>;
 
-/// Registers the Open311 routes (under `/open311/v2`), and the 404 error list for any
-/// other path there.
+/// Registers the Open311 routes (under `/open311/v2`), and the 404 (or 405) error list
+/// for any other request there.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_discovery)
         .service(list_services)
@@ -55,11 +57,28 @@ pub enum Open311Errors {
     Xml(#[content("text/xml")] String),
 }
 
-/// Any other path under `/open311/v2`: 404 in JSON if it ends in `.json`, else in XML.
+/// Any other request under `/open311/v2`: 405 with `Allow` for a method a resource does
+/// not serve, else 404; in JSON if the path ends in `.json`, else in XML.
 async fn unknown_resource(req: HttpRequest) -> HttpResponse {
-    Open311Error::not_found("There is no such Open311 resource.")
-        .in_format(Format::guess_from_path(req.path()))
-        .error_response()
+    let format = Format::guess_from_path(req.path());
+    let allow = req
+        .app_data::<web::Data<MethodTable>>()
+        .and_then(|methods| methods.allow_header(req.path()));
+    let Some(allow) = allow else {
+        return Open311Error::not_found("There is no such Open311 resource.")
+            .in_format(format)
+            .error_response();
+    };
+    let mut response = Open311Error::method_not_allowed(format!(
+        "{} is not served here; this resource serves {allow}.",
+        req.method()
+    ))
+    .in_format(format)
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 /// 404 unless `jurisdiction_id` is absent, blank, or this server's (when it has one).
