@@ -1,12 +1,13 @@
 //! Outages: the database busy or gone. A SQLite writer that cannot get the lock in time
-//! answers 503, not 500; a PostgreSQL outage under load gives 503s only while it lasts
-//! and the node recovers by itself; a node started while PostgreSQL is unreachable stays
+//! answers 503, not 500; a PostgreSQL outage under load gives 503s only while it lasts,
+//! the node recovers by itself, and no write is lost or doubled; a node started while PostgreSQL is unreachable stays
 //! up, not ready, until it is back. PostgreSQL is cut by a TCP proxy inside the test,
 //! never by stopping the real server.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -200,8 +201,16 @@ struct Sample {
     outcome: Result<u16, String>,
     /// For a failure: whether it was problem+json with `Retry-After`.
     well_formed: bool,
+    /// For a write: its `Idempotency-Key` and title.
+    keyed: Option<(String, String)>,
     /// For an acknowledged write: the key's issue id and title.
     created: Option<(String, String)>,
+}
+
+/// The report sent (and re-sent unchanged) under one key.
+fn outage_report(title: &str) -> Value {
+    json!({"category": "litter", "title": title, "description": "Reported under load.",
+           "lat": 51.5, "lon": -0.12})
 }
 
 /// One worker of the load: a keyed `POST /issues`, then a list, and again, until `stop`.
@@ -216,12 +225,12 @@ async fn worker(node: &Node, token: &str, worker: usize, stop: &AtomicBool) -> V
         n += 1;
         let write = n % 2 == 1;
         let title = format!("Outage report {worker}-{n}");
+        let key = format!("outage-{worker}-{n}");
         let request = if write {
             client
                 .post(node.api("/issues"))
-                .header("idempotency-key", format!("outage-{worker}-{n}"))
-                .json(&json!({"category": "litter", "title": title,
-                              "description": "Reported under load.", "lat": 51.5, "lon": -0.12}))
+                .header("idempotency-key", &key)
+                .json(&outage_report(&title))
         } else {
             client.get(node.api("/issues?limit=5"))
         };
@@ -233,6 +242,7 @@ async fn worker(node: &Node, token: &str, worker: usize, stop: &AtomicBool) -> V
             write,
             outcome: Err(String::new()),
             well_formed: false,
+            keyed: write.then(|| (key, title.clone())),
             created: None,
         };
         match answer {
@@ -372,6 +382,58 @@ async fn a_postgresql_outage_under_load_gives_503s_only_while_it_lasts_and_loses
             .unwrap();
         assert_eq!(expect(response, 200).await["title"], title.as_str());
     }
+
+    // The writes that got a 503, sent again with their keys, act once each: a 503 never
+    // hides a committed write (it would replay) or leaves a key spent.
+    let mut retried = 0;
+    for (key, title) in samples
+        .iter()
+        .filter(|s| s.created.is_none())
+        .filter_map(|s| s.keyed.as_ref())
+    {
+        let response = node
+            .client
+            .post(node.api("/issues"))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(&outage_report(title))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(expect(response, 201).await["title"], title.as_str());
+        retried += 1;
+    }
+    let mut titles = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/issues?reported_by=me&limit=100".to_owned();
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let response = node
+            .client
+            .get(node.api(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let page = expect(response, 200).await;
+        for item in page["items"].as_array().unwrap() {
+            let title = item["title"].as_str().unwrap().to_owned();
+            assert!(titles.insert(title.clone()), "{title} stored twice");
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let writes = samples.iter().filter(|s| s.write).count();
+    assert_eq!(
+        titles.len(),
+        writes,
+        "one issue per keyed write, no more, no less"
+    );
+    eprintln!("outages: the {retried} writes that got 503 were retried once each");
     assert!(node.is_ready().await);
 }
 
