@@ -8,6 +8,7 @@ use actix_web::middleware::{Compress, DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -177,6 +178,12 @@ async fn prepare_database(pool: &Pool) -> Result<KeyStore, StartError> {
     .map_err(|error| StartError::Failed(error.into()))?
 }
 
+/// Start-up was asked to stop (SIGTERM, SIGINT) while it waited for the database: not a
+/// failure, the process exits cleanly.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped while waiting for the database")]
+pub struct StoppedWhileWaiting;
+
 /// How long start-up waits for an unreachable PostgreSQL before giving up (and leaving
 /// the restart to the orchestrator).
 const DATABASE_WAIT: Duration = Duration::from_secs(300);
@@ -187,7 +194,8 @@ const DATABASE_RETRY_MAX: Duration = Duration::from_secs(5);
 /// or while, its database restarts). Meanwhile a holding server on the same listener
 /// answers `/health/live` with 200 and everything else, `/health/ready` included, with
 /// 503 and `Retry-After`, so a load balancer keeps the node out of rotation instead of
-/// seeing a crash loop. Gives up after [`DATABASE_WAIT`], or on SIGTERM or SIGINT.
+/// seeing a crash loop. Gives up after [`DATABASE_WAIT`]; stops on SIGTERM or SIGINT
+/// ([`StoppedWhileWaiting`]).
 async fn wait_for_database(
     config: &Config,
     listener: &TcpListener,
@@ -223,11 +231,11 @@ async fn wait_for_database(
 
     let deadline = Instant::now() + DATABASE_WAIT;
     let mut pause = Duration::from_millis(250);
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let outcome = loop {
         tokio::select! {
-            _ = terminate.recv() => break Err(anyhow::anyhow!("stopped while waiting for the database")),
-            _ = tokio::signal::ctrl_c() => break Err(anyhow::anyhow!("stopped while waiting for the database")),
+            _ = terminate.recv() => break Err(StoppedWhileWaiting.into()),
+            _ = tokio::signal::ctrl_c() => break Err(StoppedWhileWaiting.into()),
             () = actix_web::rt::time::sleep(pause) => {}
         }
         match prepare_database(pool).await {

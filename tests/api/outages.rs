@@ -488,6 +488,29 @@ async fn a_node_started_while_postgresql_is_unreachable_waits_unready_then_serve
     assert!(probes >= 10);
     assert!(node.exited().is_none(), "the node exited: {}", node.log());
 
+    // A node told to stop while it waits stops at once, cleanly.
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut other = Node::new(&database.url_via(proxy.address), other_dir.path());
+    other.spawn();
+    while !other
+        .client
+        .get(other.url("/health/live"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(other.exited().is_none(), "{}", other.log());
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked = Instant::now();
+    let status = other.terminate().await;
+    assert!(status.success(), "{status}: {}", other.log());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+
     // Back: ready within seconds, on the same process, and a real request works.
     proxy.restore();
     let restored = Instant::now();
