@@ -7,7 +7,7 @@ use crate::audit::{Entry, Trail};
 use crate::auth::{keys, password};
 use crate::config::{Cli, ClientCommand, Command, Config, KeysCommand, UserCommand};
 use crate::domain::{DisplayName, Email, NewPassword};
-use crate::startup::Application;
+use crate::startup::{Application, StoppedWhileWaiting};
 use crate::{db, openapi, partners, seed, telemetry};
 
 /// Runs the command the command line asked for (`serve` when none).
@@ -161,7 +161,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         public_url = %config.public_url,
         "starting civitas"
     );
-    let app = Application::build(config).await?;
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(error) if error.is::<StoppedWhileWaiting>() => {
+            tracing::info!("stopped before the database was reachable");
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())

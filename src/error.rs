@@ -260,14 +260,25 @@ impl ApiError {
         error
     }
 
-    /// 500: something failed on our side. The cause is logged, never sent.
+    /// 500: something failed on our side. The cause is logged, never sent. A cause that
+    /// is a momentary database failure (see [`is_transient`]), however deep in the chain,
+    /// is a 503 instead: the same request can succeed moments later.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let cause = cause.into();
+        let transient = cause.chain().find_map(|inner| {
+            inner
+                .downcast_ref::<diesel::result::Error>()
+                .filter(|error| is_transient(error))
+        });
+        if let Some(error) = transient {
+            return Self::database_unavailable(error);
+        }
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "Something went wrong on our side. It has been logged.",
         );
-        error.cause = Some(cause.into());
+        error.cause = Some(cause);
         error
     }
 
@@ -349,10 +360,43 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Whether a database error is momentary, so that the same request can succeed moments
+/// later: SQLite's write lock still held by another writer (or process) when the busy
+/// timeout ran out (`SQLITE_BUSY`, `SQLITE_LOCKED`, which diesel reports as `Unknown`
+/// with SQLite's message), or a PostgreSQL connection lost under the query (server
+/// restarting, network cut). The pool discards the broken connection.
+pub fn is_transient(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            message.starts_with("database is locked")
+                || message.starts_with("database table is locked")
+        }
+        _ => false,
+    }
+}
+
+impl ApiError {
+    /// 503 for a momentary database failure: logged with its cause, retried by the client.
+    fn database_unavailable(error: &diesel::result::Error) -> Self {
+        tracing::warn!(%error, "database busy or connection lost");
+        Self::unavailable(
+            "The database is busy or was briefly unreachable; try again shortly.",
+            1,
+        )
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match error {
+            ref transient if is_transient(transient) => Self::database_unavailable(transient),
             Error::NotFound => Self::not_found("No such resource."),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 Self::conflict("conflict", "That already exists.")
@@ -446,5 +490,75 @@ pub fn form_error_handler(
         other => {
             ApiError::bad_request("malformed_form", format!("Invalid form body: {other}")).into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+    use diesel::result::{DatabaseErrorKind, Error};
+    use diesel::{Connection, SqliteConnection};
+
+    fn assert_unavailable(error: ApiError) {
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE, "{error:?}");
+        assert_eq!(error.code(), "unavailable");
+        let response = error.error_response();
+        let headers = response.headers();
+        assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "1");
+        assert_eq!(headers.get(header::CONTENT_TYPE).unwrap(), PROBLEM_JSON);
+    }
+
+    #[test]
+    fn a_sqlite_writer_that_times_out_on_the_lock_is_a_503_not_a_500() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db").display().to_string();
+        let mut holder = SqliteConnection::establish(&path).unwrap();
+        holder
+            .batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+        let mut waiter = SqliteConnection::establish(&path).unwrap();
+        waiter.batch_execute("PRAGMA busy_timeout = 50").unwrap();
+        // Both ways a writer meets the lock: taking it up front, and writing outright.
+        for statement in ["BEGIN IMMEDIATE", "INSERT INTO t VALUES (1)"] {
+            let error = waiter.batch_execute(statement).unwrap_err();
+            assert!(is_transient(&error), "{statement}: {error:?}");
+            assert_unavailable(ApiError::from(error));
+        }
+        holder.batch_execute("COMMIT").unwrap();
+        waiter.batch_execute("INSERT INTO t VALUES (1)").unwrap();
+    }
+
+    #[test]
+    fn a_lost_connection_is_a_503_even_behind_anyhow() {
+        for kind in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            let lost =
+                || Error::DatabaseError(kind, Box::new("server closed the connection".to_owned()));
+            assert_unavailable(ApiError::from(lost()));
+            let wrapped = anyhow::Error::from(lost()).context("loading the signing keys");
+            assert_unavailable(ApiError::internal(wrapped));
+        }
+    }
+
+    #[test]
+    fn other_database_errors_stay_500() {
+        for message in ["no such table: t", "syntax error", "disk I/O error"] {
+            let error =
+                Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()));
+            assert!(!is_transient(&error), "{message}");
+            assert_eq!(
+                ApiError::from(error).status(),
+                StatusCode::INTERNAL_SERVER_ERROR
+            );
+        }
+        assert_eq!(
+            ApiError::internal(anyhow::anyhow!("database is locked")).status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "only a database error is judged by its message"
+        );
     }
 }

@@ -7,12 +7,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Compress, DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::keys::KeyStore;
 use crate::auth::password::Passwords;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::db::{self, Pool};
 use crate::error;
 use crate::fallback::MethodTable;
@@ -139,17 +141,129 @@ pub struct Application {
 /// Opens the database, applies migrations and loads the signing keys.
 pub async fn prepare_state(config: Config) -> anyhow::Result<AppState> {
     let pool = db::build_pool(&config)?;
-    let migrate_pool = pool.clone();
-    let keys = web::block(move || -> anyhow::Result<KeyStore> {
-        let mut conn = migrate_pool
-            .get()
-            .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))?;
-        for version in db::run_migrations(&mut conn)? {
+    let keys = prepare_database(&pool)
+        .await
+        .map_err(StartError::into_error)?;
+    finish_state(config, pool, keys)
+}
+
+/// Why the database could not be prepared at start-up.
+enum StartError {
+    /// No connection: the server may be down or restarting (worth waiting for).
+    Unreachable(db::PoolError),
+    /// Connected, but migrating or loading the keys failed (not worth waiting for).
+    Failed(anyhow::Error),
+}
+
+impl StartError {
+    fn into_error(self) -> anyhow::Error {
+        match self {
+            Self::Unreachable(error) => anyhow::anyhow!("cannot reach the database: {error}"),
+            Self::Failed(error) => error,
+        }
+    }
+}
+
+/// Applies pending migrations and loads the signing keys, on one connection of `pool`.
+async fn prepare_database(pool: &Pool) -> Result<KeyStore, StartError> {
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(StartError::Unreachable)?;
+        let applied = db::run_migrations(&mut conn).map_err(StartError::Failed)?;
+        for version in applied {
             tracing::info!(%version, "migration applied");
         }
-        KeyStore::load(&mut conn)
+        KeyStore::load(&mut conn).map_err(StartError::Failed)
     })
-    .await??;
+    .await
+    .map_err(|error| StartError::Failed(error.into()))?
+}
+
+/// Start-up was asked to stop (SIGTERM, SIGINT) while it waited for the database: not a
+/// failure, the process exits cleanly.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped while waiting for the database")]
+pub struct StoppedWhileWaiting;
+
+/// How long start-up waits for an unreachable PostgreSQL before giving up (and leaving
+/// the restart to the orchestrator).
+const DATABASE_WAIT: Duration = Duration::from_secs(300);
+/// The longest pause between two attempts to reach it.
+const DATABASE_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Waits for PostgreSQL when it is unreachable at start-up (a node often starts before,
+/// or while, its database restarts). Meanwhile a holding server on the same listener
+/// answers `/health/live` with 200 and everything else, `/health/ready` included, with
+/// 503 and `Retry-After`, so a load balancer keeps the node out of rotation instead of
+/// seeing a crash loop. Gives up after [`DATABASE_WAIT`]; stops on SIGTERM or SIGINT
+/// ([`StoppedWhileWaiting`]).
+async fn wait_for_database(
+    config: &Config,
+    listener: &TcpListener,
+    pool: &Pool,
+    first: db::PoolError,
+) -> anyhow::Result<KeyStore> {
+    tracing::warn!(
+        error = %first,
+        wait_secs = DATABASE_WAIT.as_secs(),
+        "the database is unreachable; answering 503 and retrying"
+    );
+    let headers = config.clone();
+    let holding = HttpServer::new(move || {
+        App::new()
+            .service(crate::health::get_liveness)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::unavailable(
+                    "Civitas is starting and cannot reach its database yet.",
+                    1,
+                ))
+            }))
+            .wrap(security_headers(&headers))
+            .wrap(from_fn(content_security_policy))
+    })
+    .workers(1)
+    .disable_signals()
+    // Its answers take no time; idle keep-alive connections must not hold up the start.
+    .shutdown_timeout(1)
+    .listen(listener.try_clone()?)?
+    .run();
+    let handle = holding.handle();
+    actix_web::rt::spawn(holding);
+
+    let deadline = Instant::now() + DATABASE_WAIT;
+    let mut pause = Duration::from_millis(250);
+    let mut terminate = signal(SignalKind::terminate())?;
+    let outcome = loop {
+        tokio::select! {
+            _ = terminate.recv() => break Err(StoppedWhileWaiting.into()),
+            _ = tokio::signal::ctrl_c() => break Err(StoppedWhileWaiting.into()),
+            () = actix_web::rt::time::sleep(pause) => {}
+        }
+        match prepare_database(pool).await {
+            Ok(keys) => {
+                tracing::info!("the database is reachable; starting");
+                break Ok(keys);
+            }
+            Err(StartError::Unreachable(error)) if Instant::now() < deadline => {
+                tracing::warn!(%error, "the database is still unreachable; retrying");
+                pause = (pause * 2).min(DATABASE_RETRY_MAX);
+            }
+            Err(StartError::Unreachable(error)) => {
+                break Err(anyhow::anyhow!(
+                    "the database stayed unreachable for {} s: {error}",
+                    DATABASE_WAIT.as_secs()
+                ));
+            }
+            Err(StartError::Failed(error)) => break Err(error),
+        }
+    };
+    // The requests the holding server is answering finish; new ones wait in the
+    // listener's backlog for the real server.
+    handle.stop(true).await;
+    outcome
+}
+
+fn finish_state(config: Config, pool: Pool, keys: KeyStore) -> anyhow::Result<AppState> {
     let passwords = Passwords::new()?;
     let mailer = Mailer::from_config(&config)?;
     let photos = Photos::from_config(&config)?;
@@ -176,7 +290,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("CIVITAS_BIND: cannot listen on {}: {e}", config.bind))?;
         let address = listener.local_addr()?;
         let port = address.port();
-        let state = web::Data::new(prepare_state(config).await?);
+        let pool = db::build_pool(&config)?;
+        let keys = match prepare_database(&pool).await {
+            Ok(keys) => keys,
+            Err(StartError::Unreachable(error))
+                if matches!(config.database, DatabaseUrl::Postgres(_)) =>
+            {
+                wait_for_database(&config, &listener, &pool, error).await?
+            }
+            Err(error) => return Err(error.into_error()),
+        };
+        let state = web::Data::new(finish_state(config, pool, keys)?);
         let spec = openapi::spec();
         let methods = web::Data::new(MethodTable::from_spec(&spec));
         let app_state = state.clone();

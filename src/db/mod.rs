@@ -225,7 +225,14 @@ where
             Ok(value)
         }
         Err(error) => {
-            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            // A rollback that fails too (the connection is gone) leaves the transaction
+            // manager broken, so the pool discards the connection; what the caller needs
+            // to hear is why `f` failed, not that the rollback could not be sent.
+            if let Err(rollback) =
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
             Err(error)
         }
     }

@@ -3,18 +3,15 @@
 //! to, with the same `Idempotency-Key`, every acknowledged write is there exactly once,
 //! nothing is duplicated, and the SQLite file passes `PRAGMA integrity_check`.
 
-use diesel::connection::SimpleConnection;
 use diesel::sql_types::Text;
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use serde_json::{Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::PASSWORD;
+use crate::helpers::{Node, NodeDatabase, PASSWORD};
 
 /// Keyed reports in the burst.
 const BURST: usize = 200;
@@ -26,151 +23,6 @@ const KILL_AFTER_ACKS: usize = 40;
 const KILL_AFTER: Duration = Duration::from_secs(5);
 /// How long one request may take before the client gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// A `civitas serve` process; killed (SIGKILL) when dropped, so a failing test leaves none.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the binary on a free port and waits until `/health/ready` answers.
-    async fn start(database_url: &str, data_dir: &Path, run: usize) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(data_dir.join(format!("server-{run}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_civitas"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("CIVITAS_DATA_DIR", data_dir)
-            .env("CIVITAS_RATE_LIMITS", "off")
-            // The token issuer: stable across restarts, as in a deployment (the default
-            // follows the bind address, whose port changes here).
-            .env("CIVITAS_PUBLIC_URL", "http://civitas.test")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = client
-                .get(format!("{}/health/ready", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return server;
-            }
-            let log = || std::fs::read_to_string(data_dir.join(format!("server-{run}.log")));
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("the server exited with {status}: {:?}", log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server never became ready: {:?}",
-                log()
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.base)
-    }
-
-    /// `kill -9`: no shutdown hooks, no draining, whatever was in flight is cut off.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A fresh PostgreSQL database for the binary under test, dropped with the guard.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-/// The database URL for the binary: a SQLite file in `data_dir`, or a new PostgreSQL
-/// database when `TEST_POSTGRES_URL` is set.
-fn database(data_dir: &Path) -> (String, Option<PgDatabase>, Option<PathBuf>) {
-    match std::env::var("TEST_POSTGRES_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!("civitas_faults_{}", uuid::Uuid::now_v7().simple());
-            let mut admin = PgConnection::establish(&admin_url).unwrap();
-            admin
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                .unwrap();
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&format!("/{name}"));
-            (url.to_string(), Some(PgDatabase { admin_url, name }), None)
-        }
-        _ => {
-            let path = data_dir.join("civitas.db");
-            (format!("sqlite://{}", path.display()), None, Some(path))
-        }
-    }
-}
-
-/// `civitas user create … --role citizen`: a verified citizen, made by the binary.
-fn create_citizen(database_url: &str, data_dir: &Path, email: &str) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_civitas"))
-        .args([
-            "user",
-            "create",
-            "--email",
-            email,
-            "--password-stdin",
-            "--role",
-            "citizen",
-        ])
-        .env("DATABASE_URL", database_url)
-        .env("CIVITAS_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "user create: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn key(i: usize) -> String {
     format!("faults-burst-{i:03}")
@@ -286,11 +138,10 @@ struct IntegrityCheck {
 async fn a_server_killed_mid_burst_loses_no_acknowledged_write_and_duplicates_none() {
     let started = Instant::now();
     let data_dir = tempfile::tempdir().unwrap();
-    let (database_url, _pg, sqlite_file) = database(data_dir.path());
+    let database = NodeDatabase::fresh(data_dir.path());
     let email = "burst@example.org";
-    create_citizen(&database_url, data_dir.path(), email);
-
-    let mut server = Server::start(&database_url, data_dir.path(), 1).await;
+    let mut server = Node::new(&database.url, data_dir.path()).start().await;
+    server.create_user(email, PASSWORD, "citizen");
     let client = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()
@@ -368,7 +219,7 @@ async fn a_server_killed_mid_burst_loses_no_acknowledged_write_and_duplicates_no
     assert_eq!(acknowledged.len() + unanswered.len() + unsent.len(), BURST);
 
     // Back up on the same database and data directory; the same token still works.
-    let server = Server::start(&database_url, data_dir.path(), 2).await;
+    server.restart().await;
     let api = server.api("/issues");
 
     // The client retries everything it has no answer for, with the same key and body,
@@ -411,8 +262,7 @@ async fn a_server_killed_mid_burst_loses_no_acknowledged_write_and_duplicates_no
     }
     if attempts > 1 {
         // Why some retries were refused (a 500 or 503 is retried like no answer).
-        let log = std::fs::read_to_string(data_dir.path().join("server-2.log"));
-        eprintln!("faults: the restarted server's log: {log:?}");
+        eprintln!("faults: the server's log: {}", server.log());
     }
     let replayed: Vec<usize> = settled
         .iter()
@@ -495,8 +345,8 @@ async fn a_server_killed_mid_burst_loses_no_acknowledged_write_and_duplicates_no
     }
 
     // Stopped for good (kill -9 again): the SQLite file is sound.
-    drop(server);
-    if let Some(path) = sqlite_file {
+    server.kill();
+    if let Some(path) = &database.sqlite_path {
         let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
         let check: Vec<IntegrityCheck> = diesel::sql_query("PRAGMA integrity_check")
             .load(&mut conn)

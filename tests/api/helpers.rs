@@ -1,5 +1,7 @@
 //! `TestApp`: a Civitas server on a random port with a fresh database of its own
-//! (a SQLite file, or a new PostgreSQL database when `TEST_POSTGRES_URL` is set).
+//! (a SQLite file, or a new PostgreSQL database when `TEST_POSTGRES_URL` is set), run
+//! inside the test. `Node`: the real `civitas` binary as a process of its own, for tests
+//! that kill it, signal it, restart it, read its log or run two of them on one database.
 
 use actix_web::web;
 use civitas::config::{Config, DatabaseUrl};
@@ -10,7 +12,8 @@ use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -403,4 +406,369 @@ pub async fn problem(response: Response, status: u16, code: &str) -> Value {
         "{body}"
     );
     body
+}
+
+/// A database of its own for real `civitas` processes: a SQLite file in `dir`, or a new
+/// PostgreSQL database, dropped with this guard, when `TEST_POSTGRES_URL` is set.
+pub struct NodeDatabase {
+    pub url: String,
+    /// The SQLite file, on SQLite.
+    pub sqlite_path: Option<PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl NodeDatabase {
+    pub fn fresh(dir: &Path) -> Self {
+        match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("civitas_node_{}", uuid::Uuid::now_v7().simple());
+                let mut admin =
+                    PgConnection::establish(&admin_url).expect("TEST_POSTGRES_URL reachable");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .expect("create test database");
+                Self {
+                    url: with_database(&admin_url, &name),
+                    sqlite_path: None,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+            _ => {
+                let path = dir.join("civitas.db");
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    sqlite_path: Some(path),
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// The password in the URL (`scheme://user:password@host/…`), if it has one.
+    pub fn password(&self) -> Option<String> {
+        let url = url::Url::parse(&self.url).ok()?;
+        url.password().filter(|p| !p.is_empty()).map(str::to_owned)
+    }
+
+    /// The URL with its host and port replaced by `address`: the same database, reached
+    /// through something in between (a proxy the test controls).
+    pub fn url_via(&self, address: std::net::SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).expect("a database URL");
+        url.set_host(Some(&address.ip().to_string()))
+            .expect("a host");
+        url.set_port(Some(address.port())).expect("a port");
+        url.to_string()
+    }
+}
+
+impl Drop for NodeDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 (free when asked: the process that binds it comes soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// A real `civitas serve` process on a port of its own. Killed (SIGKILL) when dropped,
+/// so a failing test leaves none behind.
+pub struct Node {
+    base: String,
+    pub client: Client,
+    database_url: String,
+    data_dir: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// A node of the binary on `database_url` with `data_dir`, not started yet. Logs at
+    /// `warn` to `<data_dir>/civitas.log`, without rate limits, with a fixed public URL:
+    /// the token issuer, the same across restarts and nodes, as behind one address.
+    pub fn new(database_url: &str, data_dir: &Path) -> Self {
+        let env = [
+            ("RUST_LOG", "warn"),
+            ("CIVITAS_RATE_LIMITS", "off"),
+            ("CIVITAS_PUBLIC_URL", "http://civitas.test"),
+        ];
+        Self {
+            base: String::new(),
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            database_url: database_url.to_owned(),
+            data_dir: data_dir.to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            log: data_dir.join("civitas.log"),
+            child: None,
+        }
+    }
+
+    /// Sets an environment variable of the process (and of `cli`).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Appends the process's output (and the CLI's log) to `log` instead.
+    pub fn log_to(mut self, log: &Path) -> Self {
+        self.log = log.to_owned();
+        self
+    }
+
+    /// The binary with this node's database, data directory and settings, its output
+    /// appended to the log.
+    fn command(&self) -> Command {
+        let file = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .expect("the log file")
+        };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_civitas"));
+        command
+            .env("DATABASE_URL", &self.database_url)
+            .env("CIVITAS_DATA_DIR", &self.data_dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(file())
+            .stderr(file());
+        command
+    }
+
+    /// Starts `civitas serve` on a free port, without waiting for it.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the node is running already");
+        let port = free_port();
+        self.base = format!("http://127.0.0.1:{port}");
+        let child = self
+            .command()
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .spawn()
+            .expect("the civitas binary starts");
+        self.child = Some(child);
+    }
+
+    /// Starts the node and waits until it is ready.
+    pub async fn start(mut self) -> Self {
+        self.spawn();
+        self.wait_ready(Duration::from_secs(60)).await;
+        self
+    }
+
+    /// Starts it again (on a new port) after [`kill`](Self::kill) or
+    /// [`terminate`](Self::terminate), on the same data, and waits until it is ready.
+    pub async fn restart(&mut self) {
+        self.spawn();
+        self.wait_ready(Duration::from_secs(60)).await;
+    }
+
+    /// Whether `/health/ready` answers 200 now.
+    pub async fn is_ready(&self) -> bool {
+        self.client
+            .get(self.url("/health/ready"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    }
+
+    /// Waits until `/health/ready` answers 200; fails with the log if the process exits
+    /// or `within` passes first.
+    pub async fn wait_ready(&mut self, within: Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while !self.is_ready().await {
+            if let Some(status) = self.exited() {
+                panic!("the node exited with {status}: {}", self.log());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the node was not ready within {within:?}: {}",
+                self.log()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Its exit status, if the process has ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let status = child.try_wait().expect("try_wait")?;
+        self.child = None;
+        Some(status)
+    }
+
+    /// `kill -9`: no shutdown hooks, no draining; whatever was in flight is cut off.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM (a graceful stop: in-flight requests finish).
+    pub fn sigterm(&self) {
+        let child = self.child.as_ref().expect("the node is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits (off the async workers) for the process to end.
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the node is running");
+        actix_web::web::block(move || child.wait())
+            .await
+            .expect("blocking wait")
+            .expect("the node's exit status")
+    }
+
+    /// SIGTERM, then the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        self.sigterm();
+        self.wait_exit().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    /// Everything the node (and the CLI run through it) has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs a command of the binary with this node's settings and `stdin`; fails the
+    /// test if it fails. Its log goes to the node's log; its stdout is returned.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the civitas binary runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("civitas finishes");
+        assert!(
+            output.status.success(),
+            "civitas {args:?}: {}\n{}",
+            output.status,
+            self.log()
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// `civitas user create`: an account with `role`, its email verified.
+    pub fn create_user(&self, email: &str, password: &str, role: &str) {
+        let args = [
+            "user",
+            "create",
+            "--email",
+            email,
+            "--password-stdin",
+            "--role",
+            role,
+        ];
+        self.cli(&args, &format!("{password}\n"));
+    }
+
+    /// `civitas client create`: a partner client with `scopes`.
+    pub fn create_partner(&self, name: &str, scopes: &[&str]) -> Partner {
+        let mut args = vec!["client", "create", "--name", name, "--scopes"];
+        args.extend_from_slice(scopes);
+        let stdout = self.cli(&args, "");
+        let field = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(|value| value.trim().to_owned())
+                .unwrap_or_else(|| panic!("{name} in {stdout}"))
+        };
+        Partner {
+            id: field("client_id:"),
+            secret: field("client_secret:"),
+        }
+    }
+
+    /// Signs in through this node.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Citizen {
+        let response = self
+            .client
+            .post(self.api("/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login sent");
+        let body = expect(response, 200).await;
+        Citizen {
+            email: email.to_owned(),
+            access_token: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+            session_id: body["session_id"].as_str().expect("session_id").to_owned(),
+        }
+    }
+
+    /// A partner's access token, from this node (`POST /oauth/token`).
+    pub async fn partner_token(&self, partner: &Partner) -> String {
+        let response = self
+            .client
+            .post(self.api("/oauth/token"))
+            .basic_auth(&partner.id, Some(&partner.secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        let body = expect(response, 200).await;
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

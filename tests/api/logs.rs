@@ -2,119 +2,16 @@
 //! writes a secret it was given or handed out: passwords, access and refresh tokens,
 //! mail tokens, client secrets, webhook secrets, the database password.
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
-use reqwest::{Client, Response};
+use reqwest::Response;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::helpers::{Node, NodeDatabase};
 
 /// As much logging as makes sense: everything of Civitas and actix at trace, the HTTP
 /// and TLS plumbing (which logs raw bytes at trace) at info.
 const VERBOSE: &str = "trace,h2=info,hyper=info,hyper_util=info,reqwest=info,rustls=info";
-
-/// A database of its own for the server under test, dropped at the end on PostgreSQL.
-struct Database {
-    url: String,
-    postgres: Option<(String, String)>,
-}
-
-impl Database {
-    fn fresh(data_dir: &Path) -> Self {
-        match std::env::var("TEST_POSTGRES_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("civitas_logs_{}", uuid::Uuid::now_v7().simple());
-                let mut admin = PgConnection::establish(&admin_url).unwrap();
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                    .unwrap();
-                let (base, query) = admin_url
-                    .split_once('?')
-                    .map_or((admin_url.as_str(), None), |(b, q)| (b, Some(q)));
-                let authority = base.find("://").map_or(0, |i| i + 3);
-                let end = base[authority..]
-                    .find('/')
-                    .map_or(base.len(), |i| authority + i);
-                let mut url = format!("{}/{name}", &base[..end]);
-                if let Some(query) = query {
-                    url = format!("{url}?{query}");
-                }
-                Self {
-                    url,
-                    postgres: Some((admin_url, name)),
-                }
-            }
-            _ => Self {
-                url: format!("sqlite://{}", data_dir.join("civitas.db").display()),
-                postgres: None,
-            },
-        }
-    }
-
-    /// The password in the URL (`scheme://user:password@host/…`), if it has one.
-    fn password(&self) -> Option<String> {
-        let rest = &self.url[self.url.find("://")? + 3..];
-        let userinfo = &rest[..rest.find('@')?];
-        let (_, password) = userinfo.split_once(':')?;
-        (!password.is_empty()).then(|| password.to_owned())
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-/// The binary under test with the verbose logging settings, its output going to `log`.
-fn civitas(dir: &Path, database: &Database, log: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_civitas"));
-    let file = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap()
-    };
-    command
-        .env("CIVITAS_DATA_DIR", dir)
-        .env("DATABASE_URL", &database.url)
-        .env("RUST_LOG", VERBOSE)
-        .env("CIVITAS_LOG_FORMAT", "json")
-        // The webhook points at this machine: no name to resolve, and no event it
-        // subscribes to happens, so nothing is ever sent.
-        .env("CIVITAS_WEBHOOK_ALLOW_PRIVATE", "true")
-        .stdout(file())
-        .stderr(file());
-    command
-}
-
-/// Runs a command of the CLI with `stdin`; its log goes to `log`, its stdout is returned.
-fn cli(dir: &Path, database: &Database, log: &Path, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut command = civitas(dir, database, log);
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "civitas {args:?}");
-    String::from_utf8(output.stdout).unwrap()
-}
 
 /// Waits for the unread mail to `to` that says `label: <token>`.
 async fn mail_token(dir: &Path, to: &str, label: &str, read: &mut Vec<PathBuf>) -> String {
@@ -195,17 +92,13 @@ async fn json(response: Response, status: u16) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    client: Client,
+/// The node's requests, as the journey sends them.
+trait Journey {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response;
+    async fn get(&self, path: &str, token: &str) -> Response;
 }
 
-impl Server {
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.base)
-    }
-
+impl Journey for Node {
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
         let mut request = self.client.post(self.api(path)).json(&body);
         if let Some(token) = token {
@@ -224,45 +117,24 @@ impl Server {
     }
 }
 
-async fn start(dir: &Path, database: &Database, log: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = civitas(dir, database, log)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        client: Client::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while server
-        .client
-        .get(format!("{}/health/ready", server.base))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "server never became ready");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
-}
-
 #[actix_web::test]
 async fn no_secret_reaches_the_log_even_at_trace_level() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("civitas.log");
-    let database = Database::fresh(dir.path());
+    let database = NodeDatabase::fresh(dir.path());
     let mut secrets = Secrets::default();
     if let Some(password) = database.password() {
         secrets.add("the database password", &password);
     }
-    let server = start(dir.path(), &database, &log).await;
+    let mut server = Node::new(&database.url, dir.path())
+        .log_to(&log)
+        .env("RUST_LOG", VERBOSE)
+        .env("CIVITAS_LOG_FORMAT", "json")
+        // The webhook points at this machine: no name to resolve, and no event it
+        // subscribes to happens, so nothing is ever sent.
+        .env("CIVITAS_WEBHOOK_ALLOW_PRIVATE", "true")
+        .start()
+        .await;
     let run = uuid::Uuid::now_v7().simple().to_string();
     let mut mails = Vec::new();
 
@@ -330,13 +202,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "--role",
         "admin",
     ];
-    cli(
-        dir.path(),
-        &database,
-        &log,
-        &args,
-        &format!("{admin_password}\n"),
-    );
+    server.cli(&args, &format!("{admin_password}\n"));
     let body = json!({"email": admin_email, "password": admin_password});
     let pair = json(server.post("/auth/login", None, body).await, 200).await;
     let admin = secrets.take("the admin's access token", &pair, "access_token");
@@ -351,7 +217,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         "webhooks:manage",
         "issues:read",
     ];
-    let created = cli(dir.path(), &database, &log, &args, "");
+    let created = server.cli(&args, "");
     let field = |name: &str| {
         created
             .lines()
@@ -448,16 +314,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     assert_eq!(server.get("/me", &citizen).await.status(), 401);
 
     // Stop the server so every line is written, then read what it and the CLI logged.
-    let Server { mut child, .. } = server;
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = actix_web::web::block(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = server.terminate().await;
     assert!(status.success(), "exit status {status:?}");
     let text = std::fs::read_to_string(&log).unwrap();
 
@@ -471,7 +328,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         lines.iter().any(|line| line["level"] == "TRACE"),
         "nothing at trace level"
     );
-    let backend = if database.postgres.is_some() {
+    let backend = if database.is_postgres() {
         "postgres"
     } else {
         "sqlite"

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::time::Duration;
 
-use crate::helpers::{TestApp, problem};
+use crate::helpers::{Node, NodeDatabase, TestApp, problem};
 
 #[actix_web::test]
 async fn liveness_and_readiness_answer_ok() {
@@ -200,40 +200,9 @@ fn the_openapi_command_prints_the_document() {
 #[actix_web::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"));
-    command
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("CIVITAS_DATA_DIR", dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    match std::env::var("TEST_POSTGRES_URL") {
-        // The server under test is a separate process: on PostgreSQL it gets the shared
-        // database, which is fine for registering unique emails.
-        Ok(url) if !url.is_empty() => command.env("DATABASE_URL", url),
-        _ => command.env_remove("DATABASE_URL"),
-    };
-    let mut server = command.spawn().unwrap();
+    let database = NodeDatabase::fresh(dir.path());
+    let mut server = Node::new(&database.url, dir.path()).start().await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{base}/health/ready"))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server never became ready"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // Registration hashes a password (tens of milliseconds, one per core at a time), so
     // a burst of them is still in flight when the signal arrives.
@@ -241,7 +210,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
     for i in 0..8 {
         let request = client
-            .post(format!("{base}/api/v1/auth/register"))
+            .post(server.api("/auth/register"))
             .json(&serde_json::json!({
                 "email": format!("drain-{run}-{i}@example.org"),
                 "password": "correct horse battery",
@@ -255,11 +224,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
     // Once the first answer is back, the server has read every request of the burst
     // (the others wait their turn at the password hasher): signal it then.
     let first = finished.recv().await.unwrap();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    server.sigterm();
 
     let mut responses = vec![first];
     while let Some(response) = finished.recv().await {
@@ -269,10 +234,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
     for response in responses {
         assert_eq!(response.unwrap().status(), 201);
     }
-    let status = actix_web::web::block(move || server.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = server.wait_exit().await;
     assert!(status.success(), "exit status {status:?}");
 }
 
