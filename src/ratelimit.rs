@@ -9,8 +9,8 @@
 //! headers (IETF httpapi draft) of the class closest to its limit. Counters are per node: behind a load
 //! balancer spreading N nodes, a caller gets up to N times the limit.
 
-use actix_web::body::{EitherBody, MessageBody};
 use actix_web::HttpMessage;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};

@@ -16,7 +16,7 @@ use crate::auth::keys::KeyStore;
 use crate::auth::password::Passwords;
 use crate::config::{Config, DatabaseUrl};
 use crate::db::{self, Pool};
-use crate::error;
+use crate::error::{self, ApiError};
 use crate::fallback::MethodTable;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;

@@ -286,10 +286,7 @@ impl Server {
 
 /// `VmHWM` and `VmRSS` of a process, in kB.
 pub fn memory_kb(pid: u32) -> Option<(u64, u64)> {
-    Some((
-        status_field(pid, "VmHWM:")?,
-        status_field(pid, "VmRSS:")?,
-    ))
+    Some((status_field(pid, "VmHWM:")?, status_field(pid, "VmRSS:")?))
 }
 
 /// A number from `/proc/<pid>/status`.

@@ -448,7 +448,16 @@ impl Report {
 pub fn print_header() {
     eprintln!(
         "   {:<28} {:>5} {:>9} {:>8} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7}",
-        "scenario", "conns", "rps", "p50 ms", "p99 ms", "errors", "RSS MB", "ratio", "srv cpu", "threads"
+        "scenario",
+        "conns",
+        "rps",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "RSS MB",
+        "ratio",
+        "srv cpu",
+        "threads"
     );
 }
 
@@ -471,8 +480,7 @@ pub fn print_row(row: &Row) {
             .map_or("-".to_owned(), |r| format!("{:.0}%", r * 100.0)),
         row.server_cpu_pct
             .map_or("-".to_owned(), |c| format!("{c:.0}%")),
-        row.server_threads
-            .map_or("-".to_owned(), |t| t.to_string()),
+        row.server_threads.map_or("-".to_owned(), |t| t.to_string()),
     );
 }
 

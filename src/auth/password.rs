@@ -211,8 +211,7 @@ fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
         let thread = rustix::thread::gettid();
-        if let Err(error) = rustix::process::setpriority_process(Some(thread), HASHER_NICENESS)
-        {
+        if let Err(error) = rustix::process::setpriority_process(Some(thread), HASHER_NICENESS) {
             tracing::warn!(%error, "could not lower the password hashers' priority");
         }
     }
@@ -245,7 +244,11 @@ mod tests {
     fn hashes_agree_with_the_argon2_crate_both_ways() {
         let ours = hash_blocking("pässword").unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default().verify_password("pässword".as_bytes(), &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password("pässword".as_bytes(), &parsed)
+                .is_ok()
+        );
 
         // A hash with other parameters (as a future default would write) still verifies,
         // with reused memory that is smaller and then larger than it needs.
@@ -273,7 +276,10 @@ mod tests {
             .await
             .unwrap();
         let ok = passwords
-            .verify(SecretString::from("correct horse battery"), Some(hash.clone()))
+            .verify(
+                SecretString::from("correct horse battery"),
+                Some(hash.clone()),
+            )
             .await
             .unwrap();
         let wrong = passwords

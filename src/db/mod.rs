@@ -296,11 +296,10 @@ impl RequestTransaction {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let mut conn = self
-            .0
-            .conn
-            .lock()
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("a request transaction panicked")))?;
+        let mut conn =
+            self.0.conn.lock().map_err(|_| {
+                ApiError::internal(anyhow::anyhow!("a request transaction panicked"))
+            })?;
         f(&mut conn)
     }
 
