@@ -10,7 +10,7 @@
 //! (nice 10): when the CPU is free they get all of it, and when it is not, reads come
 //! first, so a storm of sign-ins does not slow everyone else's requests.
 
-use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
@@ -30,21 +30,14 @@ fn params() -> Result<Params, argon2::Error> {
 fn hash_with(memory: &mut Vec<Block>, password: &str) -> anyhow::Result<String> {
     let params = params().map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
     let salt = SaltString::generate(&mut OsRng);
-    let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt
-        .decode_b64(&mut salt_bytes)
-        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
-        argon2
-            .hash_password_into_with_memory(
-                password.as_bytes(),
-                salt_bytes,
-                out,
-                blocks(memory, &params),
-            )
-            .map_err(|_| argon2::password_hash::Error::Crypto)
-    })
+    let output = compute(
+        memory,
+        &argon2,
+        password,
+        salt.as_salt(),
+        Params::DEFAULT_OUTPUT_LEN,
+    )
     .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -77,23 +70,32 @@ fn verify_with(memory: &mut Vec<Block>, password: &str, hash: &str) -> bool {
     let Ok(version) = parsed.version.map_or(Ok(Version::V0x13), Version::try_from) else {
         return false;
     };
+    let argon2 = Argon2::new(algorithm, version, params);
+    // `Output`'s equality is constant-time.
+    compute(memory, &argon2, password, salt, expected.len())
+        .is_ok_and(|computed| computed == expected)
+}
+
+/// Argon2's output of `len` bytes for `password` and `salt`, using `memory` for the blocks.
+fn compute(
+    memory: &mut Vec<Block>,
+    argon2: &Argon2<'_>,
+    password: &str,
+    salt: Salt<'_>,
+    len: usize,
+) -> argon2::password_hash::Result<Output> {
     let mut salt_bytes = [0u8; 64];
-    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
-        return false;
-    };
-    let argon2 = Argon2::new(algorithm, version, params.clone());
-    let computed = Output::init_with(expected.len(), |out| {
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    Output::init_with(len, |out| {
         argon2
             .hash_password_into_with_memory(
                 password.as_bytes(),
                 salt_bytes,
                 out,
-                blocks(memory, &params),
+                blocks(memory, argon2.params()),
             )
             .map_err(|_| argon2::password_hash::Error::Crypto)
-    });
-    // `Output`'s equality is constant-time.
-    computed.is_ok_and(|computed| computed == expected)
+    })
 }
 
 /// The first `params.block_count()` blocks of `memory`, growing it if a stored hash asks

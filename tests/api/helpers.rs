@@ -39,6 +39,19 @@ pub struct Citizen {
     pub session_id: String,
 }
 
+impl Citizen {
+    /// The session a `POST /auth/login` answer describes.
+    fn from_login(email: &str, body: &Value) -> Self {
+        let field = |name: &str| body[name].as_str().expect(name).to_owned();
+        Self {
+            email: email.to_owned(),
+            access_token: field("access_token"),
+            refresh_token: field("refresh_token"),
+            session_id: field("session_id"),
+        }
+    }
+}
+
 /// A partner client made with `civitas client create`.
 #[derive(Debug, Clone)]
 pub struct Partner {
@@ -227,19 +240,7 @@ impl TestApp {
     pub async fn sign_in(&self, email: &str, password: &str) -> Citizen {
         let response = self.login(email, password).await;
         assert_eq!(response.status(), 200, "login {email}");
-        let body: Value = response.json().await.expect("json");
-        Citizen {
-            email: email.to_owned(),
-            access_token: body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_owned(),
-            refresh_token: body["refresh_token"]
-                .as_str()
-                .expect("refresh_token")
-                .to_owned(),
-            session_id: body["session_id"].as_str().expect("session_id").to_owned(),
-        }
+        Citizen::from_login(email, &response.json().await.expect("json"))
     }
 
     /// Creates a staff account with `role` through the command line and signs it in.
@@ -734,19 +735,7 @@ impl Node {
             .send()
             .await
             .expect("login sent");
-        let body = expect(response, 200).await;
-        Citizen {
-            email: email.to_owned(),
-            access_token: body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_owned(),
-            refresh_token: body["refresh_token"]
-                .as_str()
-                .expect("refresh_token")
-                .to_owned(),
-            session_id: body["session_id"].as_str().expect("session_id").to_owned(),
-        }
+        Citizen::from_login(email, &expect(response, 200).await)
     }
 
     /// A partner's access token, from this node (`POST /oauth/token`).
