@@ -535,14 +535,14 @@ async fn partner_client_and_webhook_routes_admit_exactly_their_callers() {
     check(PARTNER_ROWS).await;
 }
 
-/// What a suspended account may still change: its own account, sessions, devices,
+/// What a suspended account may still change: its own account (but not its name, which
+/// its public posts show: the `PATCH /me` cell renames, so it is 403), sessions, devices,
 /// consents and notifications, and it may undo (withdraw a pledge, leave a group, delete
 /// its comment, unsupport, unfollow) or follow, and organisers may still manage members
 /// and verify claims. It reads everything; everything else is `403 account_suspended`:
 /// it may read but not post.
 const MAY_WHILE_SUSPENDED: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/logout"),
-    ("PATCH", "/api/v1/me"),
     ("DELETE", "/api/v1/me"),
     ("POST", "/api/v1/me/password"),
     ("POST", "/api/v1/me/email-verification"),

@@ -715,6 +715,21 @@ async fn a_suspended_citizen_can_read_but_not_post_until_reinstated() {
         "account_suspended",
     )
     .await;
+    // Not even a new name, which the public posts show; the preferences still change.
+    let rename = json!({"display_name": "Insult king"});
+    let refused = app
+        .send(reqwest::Method::PATCH, "/me", Some(&bo), Some(rename))
+        .await;
+    problem(refused, 403, "account_suspended").await;
+    let quiet = json!({"notification_preferences": {"status_changes": false}});
+    let me = expect(
+        app.send(reqwest::Method::PATCH, "/me", Some(&bo), Some(quiet))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(me["notification_preferences"]["status_changes"], false);
+    assert_ne!(me["display_name"], "Insult king");
     // Reading still works, with the same session.
     expect(
         app.get_as(&format!("/issues/{issue}"), &bo.access_token)

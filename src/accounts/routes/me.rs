@@ -38,7 +38,8 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
 
 /// Change the caller's profile: `display_name` and `notification_preferences` (a partial
 /// object of booleans: the kinds named change, the others stay). Roles are granted by
-/// staff, and a body naming `role` is refused.
+/// staff, and a body naming `role` is refused. A suspended account may change its
+/// preferences but not its name, which its public posts show (`403 account_suspended`).
 #[utoipa::path(
     tag = "Me",
     security(("bearer" = [])),
@@ -48,6 +49,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
         (status = 200, description = "The updated profile", body = MeView),
         (status = 400, response = crate::error::BadRequest),
         (status = 401, response = crate::error::Unauthorized),
+        (status = 403, response = crate::error::Forbidden),
         (status = 413, response = crate::error::PayloadTooLarge),
         (status = 415, response = crate::error::UnsupportedMediaType),
         (status = 412, response = crate::error::PreconditionFailed),
@@ -84,6 +86,9 @@ pub async fn update_me(
     };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
+    }
+    if name.is_some() {
+        user.ensure_may_post()?;
     }
     let account = db::write(&state.pool, move |conn| {
         let current = MeView::from(models::find_account(conn, &user.account_id)?);
