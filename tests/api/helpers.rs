@@ -60,6 +60,23 @@ pub struct Partner {
     pub secret: String,
 }
 
+impl Partner {
+    /// The client `civitas client create` printed.
+    fn from_client_create(stdout: &str) -> Self {
+        let field = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(|value| value.trim().to_owned())
+                .unwrap_or_else(|| panic!("{name} in {stdout}"))
+        };
+        Self {
+            id: field("client_id:"),
+            secret: field("client_secret:"),
+        }
+    }
+}
+
 /// Replaces the database name in a PostgreSQL URL.
 fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -276,17 +293,7 @@ impl TestApp {
             "client create: {stdout} {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let field = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .map(|value| value.trim().to_owned())
-                .unwrap_or_else(|| panic!("{name} in {stdout}"))
-        };
-        Partner {
-            id: field("client_id:"),
-            secret: field("client_secret:"),
-        }
+        Partner::from_client_create(&stdout)
     }
 
     /// An access token for a partner client (`POST /oauth/token`, all its scopes).
@@ -713,17 +720,7 @@ impl Node {
         let mut args = vec!["client", "create", "--name", name, "--scopes"];
         args.extend_from_slice(scopes);
         let stdout = self.cli(&args, "");
-        let field = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .map(|value| value.trim().to_owned())
-                .unwrap_or_else(|| panic!("{name} in {stdout}"))
-        };
-        Partner {
-            id: field("client_id:"),
-            secret: field("client_secret:"),
-        }
+        Partner::from_client_create(&stdout)
     }
 
     /// Signs in through this node.

@@ -4,64 +4,12 @@
 //! both run the dispatcher and the sender, and one sync feed order. On PostgreSQL, and on
 //! one SQLite file in WAL mode shared by the two processes.
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{Citizen, Node, NodeDatabase, PASSWORD, expect};
-
-/// The deliveries received: each one's `webhook-id` and body.
-type Deliveries = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// A webhook endpoint on 127.0.0.1 that records every delivery (id and body) and
-/// answers 204.
-struct Receiver {
-    url: String,
-    received: Deliveries,
-}
-
-impl Receiver {
-    fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let data = web::Data::new(received.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(receive))
-        })
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let port = server.addrs()[0].port();
-        actix_web::rt::spawn(server.run());
-        Self {
-            url: format!("http://127.0.0.1:{port}/hooks"),
-            received,
-        }
-    }
-
-    fn received(&self) -> Vec<(String, Value)> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-async fn receive(
-    req: HttpRequest,
-    body: web::Bytes,
-    received: web::Data<Deliveries>,
-) -> HttpResponse {
-    let id = req
-        .headers()
-        .get("webhook-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    received.lock().unwrap().push((id, body));
-    HttpResponse::NoContent().finish()
-}
+use crate::webhooks::Receiver;
 
 /// A request to `node` as `token`, with a JSON body when given.
 async fn call(
@@ -375,9 +323,13 @@ async fn two_nodes_on_one_database_behave_as_one_system() {
     let received = receiver.received();
     let mut per_issue: HashMap<String, usize> = HashMap::new();
     let mut delivery_ids = HashSet::new();
-    for (id, body) in &received {
+    for delivery in &received {
+        let (id, body) = (delivery.id(), delivery.json());
         assert_eq!(body["type"], "issue.reported", "{body}");
-        assert!(delivery_ids.insert(id.clone()), "delivery {id} came twice");
+        assert!(
+            delivery_ids.insert(id.to_owned()),
+            "delivery {id} came twice"
+        );
         *per_issue
             .entry(body["data"]["id"].as_str().unwrap().to_owned())
             .or_default() += 1;

@@ -35,7 +35,7 @@ const QUIET: Duration = Duration::from_millis(700);
 
 /// What the receiver got: one request.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: HashMap<String, String>,
     body: Vec<u8>,
     /// The status the receiver answered.
@@ -43,11 +43,11 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 
-    fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.headers["webhook-id"]
     }
 }
@@ -61,14 +61,14 @@ struct Shared {
 }
 
 /// A webhook endpoint on 127.0.0.1 that records every request and answers as scripted.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     shared: Arc<Shared>,
 }
 
 impl Receiver {
     /// Answers 204 to everything.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::scripted(&[], 204)
     }
 
@@ -96,7 +96,7 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
 
