@@ -9,7 +9,7 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::keys::KeyStore;
+use super::keys::{CheckedSignature, KeyStore};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 
@@ -200,6 +200,23 @@ fn verify<C: serde::de::DeserializeOwned>(
     }
     .map_err(ApiError::internal)?
     .ok_or_else(invalid_token)?;
+    // A token this node verified before, signed by a key it still holds: only the time
+    // can have changed. Everything else the validation below checks is in the signed
+    // token itself, and it passed then.
+    if let Some(checked) = keys
+        .checked_signature(token)
+        .filter(|checked| checked.kid == kid)
+    {
+        let now = jsonwebtoken::get_current_timestamp();
+        if checked.expires.saturating_add(LEEWAY_SECS) < now
+            || checked.not_before > now.saturating_add(LEEWAY_SECS)
+        {
+            return Err(invalid_token());
+        }
+        return jsonwebtoken::dangerous::insecure_decode::<C>(token)
+            .map(|data| data.claims)
+            .map_err(|_| invalid_token());
+    }
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.algorithms = vec![Algorithm::EdDSA];
     validation.leeway = LEEWAY_SECS;
@@ -208,9 +225,28 @@ fn verify<C: serde::de::DeserializeOwned>(
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<C>(token, &key, &validation)
+    let claims = jsonwebtoken::decode::<C>(token, &key, &validation)
         .map(|data| data.claims)
-        .map_err(|_| invalid_token())
+        .map_err(|_| invalid_token())?;
+    let times = jsonwebtoken::dangerous::insecure_decode::<TokenTimes>(token)
+        .map_err(|_| invalid_token())?
+        .claims;
+    keys.remember_signature(
+        token,
+        CheckedSignature {
+            kid,
+            not_before: times.nbf,
+            expires: times.exp,
+        },
+    );
+    Ok(claims)
+}
+
+/// The validity window every access token carries (required by [`verify`]).
+#[derive(Deserialize)]
+struct TokenTimes {
+    nbf: u64,
+    exp: u64,
 }
 
 /// A fresh opaque token: 256 random bits, base64url.

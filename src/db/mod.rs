@@ -383,6 +383,30 @@ where
     .await?
 }
 
+/// The `(id, name)` pairs of the rows of `$table` whose `$id` is among `$ids` (a
+/// `&[String]`), as a map. One id is looked up with `=`, a statement each connection
+/// prepares once; a list needs `IN (…)`, whose text varies with its length, so it is
+/// prepared anew every time (the larger cost of a one-row lookup).
+macro_rules! names_by_id {
+    ($conn:expr, $table:path, $id:path, $name:path, $ids:expr) => {{
+        let ids: &[String] = $ids;
+        let rows: Vec<(String, String)> = match ids {
+            [] => Vec::new(),
+            [one] => $table
+                .filter($id.eq(one))
+                .select(($id, $name))
+                .load($conn)?,
+            many => $table
+                .filter($id.eq_any(many))
+                .select(($id, $name))
+                .load($conn)?,
+        };
+        rows.into_iter()
+            .collect::<std::collections::HashMap<String, String>>()
+    }};
+}
+pub(crate) use names_by_id;
+
 diesel::define_sql_function! {
     /// SQL `lower`, the same on both backends (for case-insensitive search).
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
@@ -398,4 +422,23 @@ pub fn now() -> chrono::NaiveDateTime {
 /// A stored time as the API shows it: RFC 3339, UTC, with `Z`.
 pub fn utc(time: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_naive_utc_and_offset(time, chrono::Utc)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    /// `.cargo/config.toml` builds the bundled SQLite with the query planner stability
+    /// guarantee; without it every cached statement with `LIMIT ?` is re-prepared on
+    /// each run (see the comment there).
+    #[test]
+    fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let used: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "sqlite_compileoption_used('ENABLE_QPSG')",
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(used, 1, "build with LIBSQLITE3_FLAGS=-DSQLITE_ENABLE_QPSG");
+    }
 }

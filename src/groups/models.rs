@@ -142,12 +142,13 @@ pub fn group_names(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> QueryResult<HashMap<String, String>> {
-    Ok(groups::table
-        .filter(groups::id.eq_any(ids))
-        .select((groups::id, groups::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect())
+    Ok(crate::db::names_by_id!(
+        conn,
+        groups::table,
+        groups::id,
+        groups::name,
+        ids
+    ))
 }
 
 /// Where the previous page of groups ended.

@@ -405,15 +405,34 @@ pub enum Bond {
     Follow,
 }
 
-/// Adds the bond if missing; returns whether it was added. Counts move only when a row
-/// really appeared, so concurrent repeats cannot skew them.
+/// An issue's counts and status right after one of its counts moved.
+#[derive(Debug, Clone, Queryable)]
+pub struct BondCounts {
+    pub support_count: i32,
+    pub follower_count: i32,
+    pub status: String,
+}
+
+impl BondCounts {
+    /// The counts of a row as read.
+    pub fn of(row: &IssueRow) -> Self {
+        Self {
+            support_count: row.support_count,
+            follower_count: row.follower_count,
+            status: row.status.clone(),
+        }
+    }
+}
+
+/// Adds the bond if missing; returns the issue's counts afterwards if it was added.
+/// Counts move only when a row really appeared, so concurrent repeats cannot skew them.
 pub fn add_bond(
     conn: &mut DbConnection,
     bond: Bond,
     issue_id: &str,
     account_id: &str,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<BondCounts>> {
     let added = match bond {
         Bond::Support => on_backend!(conn, |c| diesel::insert_into(issue_supports::table)
             .values((
@@ -432,20 +451,21 @@ pub fn add_bond(
             .on_conflict_do_nothing()
             .execute(c))?,
     };
-    if added == 1 {
-        bump_count(conn, bond, issue_id, 1)?;
-        crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
+    if added != 1 {
+        return Ok(None);
     }
-    Ok(added == 1)
+    let counts = bump_count(conn, bond, issue_id, 1)?;
+    crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
+    Ok(Some(counts))
 }
 
-/// Removes the bond if present; returns whether it was removed.
+/// Removes the bond if present; returns the issue's counts afterwards if it was removed.
 pub fn remove_bond(
     conn: &mut DbConnection,
     bond: Bond,
     issue_id: &str,
     account_id: &str,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<BondCounts>> {
     let removed = match bond {
         Bond::Support => diesel::delete(
             issue_supports::table
@@ -460,25 +480,36 @@ pub fn remove_bond(
         )
         .execute(conn)?,
     };
-    if removed == 1 {
-        bump_count(conn, bond, issue_id, -1)?;
-        crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
+    if removed != 1 {
+        return Ok(None);
     }
-    Ok(removed == 1)
+    let counts = bump_count(conn, bond, issue_id, -1)?;
+    crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
+    Ok(Some(counts))
 }
 
 /// Moves a count the issue shows, which changes the issue for everyone who caches it.
-fn bump_count(conn: &mut DbConnection, bond: Bond, issue_id: &str, by: i32) -> QueryResult<()> {
+/// Returns the counts as the update left them (`RETURNING`: no second read).
+fn bump_count(
+    conn: &mut DbConnection,
+    bond: Bond,
+    issue_id: &str,
+    by: i32,
+) -> QueryResult<BondCounts> {
     let target = issues::table.find(issue_id);
-    match bond {
-        Bond::Support => diesel::update(target)
+    let after = (issues::support_count, issues::follower_count, issues::status);
+    let counts = match bond {
+        Bond::Support => on_backend!(conn, |c| diesel::update(target)
             .set(issues::support_count.eq(issues::support_count + by))
-            .execute(conn)?,
-        Bond::Follow => diesel::update(target)
+            .returning(after)
+            .get_result(c))?,
+        Bond::Follow => on_backend!(conn, |c| diesel::update(target)
             .set(issues::follower_count.eq(issues::follower_count + by))
-            .execute(conn)?,
+            .returning(after)
+            .get_result(c))?,
     };
-    crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)
+    crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)?;
+    Ok(counts)
 }
 
 /// Whether the account supports and follows the issue.
@@ -528,12 +559,13 @@ pub fn display_names(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> QueryResult<std::collections::HashMap<String, String>> {
-    Ok(accounts::table
-        .filter(accounts::id.eq_any(ids))
-        .select((accounts::id, accounts::display_name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect())
+    Ok(crate::db::names_by_id!(
+        conn,
+        accounts::table,
+        accounts::id,
+        accounts::display_name,
+        ids
+    ))
 }
 
 /// A page of an issue's timeline, oldest first, after the event `after`.

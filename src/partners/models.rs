@@ -153,13 +153,11 @@ pub fn client_names(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> QueryResult<std::collections::HashMap<String, String>> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    Ok(partner_clients::table
-        .filter(partner_clients::id.eq_any(ids))
-        .select((partner_clients::id, partner_clients::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect())
+    Ok(crate::db::names_by_id!(
+        conn,
+        partner_clients::table,
+        partner_clients::id,
+        partner_clients::name,
+        ids
+    ))
 }

@@ -189,6 +189,24 @@ async fn an_expired_token_is_refused() {
     problem(me(&app, &token).await, 401, "invalid_token").await;
 }
 
+/// The server remembers tokens whose signature it checked; a remembered token still
+/// stops working when it expires (here: inside the 30 s leeway at first, then past it).
+#[actix_web::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let mut claims = valid_claims(&app, &ada);
+    let now = now();
+    claims["iat"] = json!(now - 900);
+    claims["nbf"] = json!(now - 900);
+    claims["exp"] = json!(now - 27);
+    let token = sign_with_real_key(&app, access_header(&real_key(&app).0), &claims);
+    assert_eq!(me(&app, &token).await.status(), 200);
+    assert_eq!(me(&app, &token).await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    problem(me(&app, &token).await, 401, "invalid_token").await;
+}
+
 #[actix_web::test]
 async fn a_token_not_valid_yet_is_refused() {
     let app = TestApp::spawn().await;

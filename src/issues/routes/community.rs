@@ -9,7 +9,7 @@ use crate::db::{self, DbConnection, utc};
 use crate::domain::{Note, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::issues::lifecycle::Status;
-use crate::issues::models::{self, Bond, IssueRow};
+use crate::issues::models::{self, Bond, BondCounts, IssueRow};
 use crate::issues::timeline::{self, Actor, EventKind, EventRow, NewEvent, PARTNER_ROLE};
 use crate::issues::views::{
     CreateCommentRequest, FollowState, SupportState, TimelineActor, TimelineEntry,
@@ -33,17 +33,20 @@ fn live_issue(conn: &mut DbConnection, id: &str, user: &AuthUser) -> ApiResult<I
 }
 
 /// Escalates the issue if its supporters reached the threshold. Returns its status.
-fn escalate_if_due(conn: &mut DbConnection, id: &str, threshold: i32) -> ApiResult<Status> {
-    let row = models::find_issue(conn, id)?;
-    let status = Status::parse(&row.status).unwrap_or(Status::Reported);
-    if row.support_count < threshold || !ESCALATES_FROM.contains(&status) {
+fn escalate_if_due(
+    conn: &mut DbConnection,
+    id: &str,
+    status: Status,
+    support_count: i32,
+    threshold: i32,
+) -> ApiResult<Status> {
+    if support_count < threshold || !ESCALATES_FROM.contains(&status) {
         return Ok(status);
     }
     let now = db::now();
     if models::set_status(conn, id, status, Status::Escalated, now)? {
         let note = format!(
-            "Escalated to the council automatically: {} residents support this issue.",
-            row.support_count
+            "Escalated to the council automatically: {support_count} residents support this issue."
         );
         timeline::record(
             conn,
@@ -54,7 +57,7 @@ fn escalate_if_due(conn: &mut DbConnection, id: &str, threshold: i32) -> ApiResu
                 from_status: Some(status.as_str()),
                 to_status: Some(Status::Escalated.as_str()),
                 body: Some(&note),
-                data: Some(serde_json::json!({ "support_count": row.support_count })),
+                data: Some(serde_json::json!({ "support_count": support_count })),
             },
             now,
         )?;
@@ -64,30 +67,35 @@ fn escalate_if_due(conn: &mut DbConnection, id: &str, threshold: i32) -> ApiResu
 }
 
 /// Adds or removes a bond between the caller and an issue in one transaction; returns
-/// the issue afterwards and its status (supporting may have escalated it). New bonds are
-/// refused on duplicates; removing one always works.
+/// the issue's counts afterwards and its status (supporting may have escalated it). New
+/// bonds are refused on duplicates; removing one always works.
 async fn change_bond(
     state: &AppState,
     user: AuthUser,
     id: String,
     bond: Bond,
     add: bool,
-) -> ApiResult<(IssueRow, Status)> {
+) -> ApiResult<(BondCounts, Status)> {
     let threshold = state.config.escalation_threshold;
     db::write(&state.pool, move |conn| {
         let account_id = &user.account_id;
-        if add {
-            live_issue(conn, &id, &user)?;
-            models::add_bond(conn, bond, &id, account_id, db::now())?;
+        let (row, changed) = if add {
+            let row = live_issue(conn, &id, &user)?;
+            (row, models::add_bond(conn, bond, &id, account_id, db::now())?)
         } else {
-            visible_issue(conn, &id, Some(&user))?;
-            models::remove_bond(conn, bond, &id, account_id)?;
-        }
-        let status = match (bond, add) {
-            (Bond::Support, true) => escalate_if_due(conn, &id, threshold)?,
-            _ => Status::parse(&models::find_issue(conn, &id)?.status).unwrap_or(Status::Reported),
+            let row = visible_issue(conn, &id, Some(&user))?;
+            (row, models::remove_bond(conn, bond, &id, account_id)?)
         };
-        Ok((models::find_issue(conn, &id)?, status))
+        // Unchanged, the issue is as just read, in this same transaction.
+        let counts = changed.unwrap_or_else(|| BondCounts::of(&row));
+        let status = Status::parse(&counts.status).unwrap_or(Status::Reported);
+        let status = match (bond, add) {
+            (Bond::Support, true) => {
+                escalate_if_due(conn, &id, status, counts.support_count, threshold)?
+            }
+            _ => status,
+        };
+        Ok((counts, status))
     })
     .await
 }
@@ -114,10 +122,10 @@ pub async fn support_issue(
     VerifiedCitizen(user): VerifiedCitizen,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let (row, status) = change_bond(&state, user, id.into_inner(), Bond::Support, true).await?;
+    let (counts, status) = change_bond(&state, user, id.into_inner(), Bond::Support, true).await?;
     Ok(web::Json(SupportState {
         supported: true,
-        support_count: row.support_count,
+        support_count: counts.support_count,
         status,
     }))
 }
@@ -140,10 +148,10 @@ pub async fn unsupport_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let (row, status) = change_bond(&state, user, id.into_inner(), Bond::Support, false).await?;
+    let (counts, status) = change_bond(&state, user, id.into_inner(), Bond::Support, false).await?;
     Ok(web::Json(SupportState {
         supported: false,
-        support_count: row.support_count,
+        support_count: counts.support_count,
         status,
     }))
 }
@@ -167,10 +175,10 @@ pub async fn follow_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let (row, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, true).await?;
+    let (counts, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, true).await?;
     Ok(web::Json(FollowState {
         followed: true,
-        follower_count: row.follower_count,
+        follower_count: counts.follower_count,
     }))
 }
 
@@ -192,10 +200,10 @@ pub async fn unfollow_issue(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let (row, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, false).await?;
+    let (counts, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, false).await?;
     Ok(web::Json(FollowState {
         followed: false,
-        follower_count: row.follower_count,
+        follower_count: counts.follower_count,
     }))
 }
 

@@ -9,7 +9,6 @@ mod status;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use std::collections::HashMap;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use community::*;
@@ -111,15 +110,16 @@ fn issue_views(
 ) -> QueryResult<Vec<IssueView>> {
     // Each list binds every distinct value once (a page is often one category, and
     // several issues of one reporter).
-    let mut codes: Vec<&str> = rows.iter().map(|r| r.category_code.as_str()).collect();
+    let mut codes: Vec<String> = rows.iter().map(|r| r.category_code.clone()).collect();
     codes.sort_unstable();
     codes.dedup();
-    let names: HashMap<String, String> = categories::table
-        .filter(categories::code.eq_any(codes))
-        .select((categories::code, categories::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    let names = crate::db::names_by_id!(
+        conn,
+        categories::table,
+        categories::code,
+        categories::name,
+        &codes
+    );
     let mut reporter_ids: Vec<String> = rows
         .iter()
         .filter(|r| may_see_reporter(r, viewer))
@@ -127,24 +127,20 @@ fn issue_views(
         .collect();
     reporter_ids.sort_unstable();
     reporter_ids.dedup();
-    let people = if reporter_ids.is_empty() {
-        HashMap::new()
-    } else {
-        models::display_names(conn, &reporter_ids)?
-    };
-    let group_ids: Vec<String> = rows
+    let people = models::display_names(conn, &reporter_ids)?;
+    let mut group_ids: Vec<String> = rows
         .iter()
         .filter_map(|r| r.adopted_by_group_id.clone())
         .collect();
-    let groups = if group_ids.is_empty() {
-        HashMap::new()
-    } else {
-        crate::groups::models::group_names(conn, &group_ids)?
-    };
-    let partner_ids: Vec<String> = rows
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    let groups = crate::groups::models::group_names(conn, &group_ids)?;
+    let mut partner_ids: Vec<String> = rows
         .iter()
         .filter_map(|r| r.partner_client_id.clone())
         .collect();
+    partner_ids.sort_unstable();
+    partner_ids.dedup();
     let partners = crate::partners::models::client_names(conn, &partner_ids)?;
     Ok(rows
         .into_iter()
