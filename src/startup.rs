@@ -304,9 +304,13 @@ impl Application {
         let spec = openapi::spec();
         let methods = web::Data::new(MethodTable::from_spec(&spec));
         let app_state = state.clone();
+        // One worker per core, as actix's default; between them as many blocking threads
+        // as there are database connections (see `worker_max_blocking_threads` below).
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let blocking_threads = usize::try_from(state.config.db_pool_size)
             .unwrap_or(usize::MAX)
-            .max(4);
+            .div_ceil(workers)
+            .max(2);
         let server = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
@@ -361,7 +365,9 @@ impl Application {
         .listen(listener)?
         // Nearly every blocking task holds a database connection, so more blocking
         // threads than connections only wait in the pool; unbounded (512 a worker), a
-        // burst of requests leaves a hundred idle threads and their memory behind.
+        // burst of requests leaves a hundred idle threads and their memory behind. Each
+        // thread that ran a request keeps a malloc arena's worth of freed memory too.
+        .workers(workers)
         .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .run();

@@ -46,8 +46,9 @@ pub struct Options {
     /// Concurrent keep-alive connections of the load generator.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
-    /// Database connections of the server (CIVITAS_DB_POOL_SIZE) and of the ceiling's pool.
-    #[arg(long, default_value_t = 16)]
+    /// Database connections of the server (CIVITAS_DB_POOL_SIZE) and of the ceiling's
+    /// pool; the default is the server's own.
+    #[arg(long, default_value_t = 10)]
     pub pool_size: u32,
     /// Citizens logged in before the scenarios (their tokens drive the authenticated ones).
     #[arg(long, default_value_t = 256)]

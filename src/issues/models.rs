@@ -209,11 +209,27 @@ pub fn search_issues(
     cursor: Option<IssueCursor>,
     limit: i64,
 ) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
+    let mut query = issues::table.select(IssueRow::as_select()).into_boxed();
+    // The box comes first: SQLite tests the terms in the order written, and these two
+    // it answers from the position index alone, while any other column (`hidden_at`
+    // below) makes it read the row. With `hidden_at` first, a `near` search read every
+    // row in its band of latitude, six times slower.
+    match area {
+        Area::Near(circle) => {
+            let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
+            query = query
+                .filter(issues::lat.between(min_lat, max_lat))
+                .filter(issues::lon.between(min_lon, max_lon));
+        }
+        Area::Within(bbox) => {
+            query = query
+                .filter(issues::lat.between(bbox.min_lat, bbox.max_lat))
+                .filter(issues::lon.between(bbox.min_lon, bbox.max_lon));
+        }
+        Area::Anywhere => {}
+    }
     // Hidden issues are in no list, for anyone: staff find them through moderation.
-    let mut query = issues::table
-        .filter(issues::hidden_at.is_null())
-        .select(IssueRow::as_select())
-        .into_boxed();
+    query = query.filter(issues::hidden_at.is_null());
     if !filters.categories.is_empty() {
         query = query.filter(issues::category_code.eq_any(filters.categories.clone()));
     }
@@ -237,7 +253,6 @@ pub fn search_issues(
     }
     match area {
         Area::Near(circle) => {
-            let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
             // Squared equirectangular distance in degrees of latitude, with a degree of
             // longitude scaled by the cosine of the mid-latitude between the row and the
             // centre (linearised: cos(m) ≈ cos(φ₀) − sin(φ₀)·(φ − φ₀)/2, in radians).
@@ -250,10 +265,7 @@ pub fn search_issues(
             let dlon = (issues::lon - circle.lon) * ((issues::lat - circle.lat) * slope + c0);
             let d2 = dlat * dlat + dlon * dlon;
             let limit_d2 = (circle.radius_m / METRES_PER_DEGREE).powi(2);
-            let mut query = query
-                .filter(issues::lat.between(min_lat, max_lat))
-                .filter(issues::lon.between(min_lon, max_lon))
-                .filter(d2.le(limit_d2 * 1.000_001));
+            let mut query = query.filter(d2.le(limit_d2 * 1.000_001));
             match cursor {
                 Some(IssueCursor::Distance { d, id }) => {
                     query = query.filter(d2.gt(d).or(d2.eq(d).and(issues::id.gt(id))));
@@ -268,13 +280,7 @@ pub fn search_issues(
                 .load(conn)?;
             Ok(rows.into_iter().map(|(row, d)| (row, Some(d))).collect())
         }
-        Area::Within(bbox) => {
-            query = query
-                .filter(issues::lat.between(bbox.min_lat, bbox.max_lat))
-                .filter(issues::lon.between(bbox.min_lon, bbox.max_lon));
-            newest_first(conn, query, cursor, limit)
-        }
-        Area::Anywhere => newest_first(conn, query, cursor, limit),
+        Area::Within(_) | Area::Anywhere => newest_first(conn, query, cursor, limit),
     }
 }
 
@@ -497,7 +503,11 @@ fn bump_count(
     by: i32,
 ) -> QueryResult<BondCounts> {
     let target = issues::table.find(issue_id);
-    let after = (issues::support_count, issues::follower_count, issues::status);
+    let after = (
+        issues::support_count,
+        issues::follower_count,
+        issues::status,
+    );
     let counts = match bond {
         Bond::Support => on_backend!(conn, |c| diesel::update(target)
             .set(issues::support_count.eq(issues::support_count + by))

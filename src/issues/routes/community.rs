@@ -81,7 +81,10 @@ async fn change_bond(
         let account_id = &user.account_id;
         let (row, changed) = if add {
             let row = live_issue(conn, &id, &user)?;
-            (row, models::add_bond(conn, bond, &id, account_id, db::now())?)
+            (
+                row,
+                models::add_bond(conn, bond, &id, account_id, db::now())?,
+            )
         } else {
             let row = visible_issue(conn, &id, Some(&user))?;
             (row, models::remove_bond(conn, bond, &id, account_id)?)
