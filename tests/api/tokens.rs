@@ -67,6 +67,17 @@ fn sign_with_real_key(app: &TestApp, mut header: Header, claims: &Value) -> Stri
     jsonwebtoken::encode(&header, claims, &key).expect("signed")
 }
 
+/// A real-key token for `citizen`'s session, issued and valid from `from` seconds from
+/// now and expiring at `until` seconds from now (negative: in the past).
+fn token_valid_between(app: &TestApp, citizen: &Citizen, from: i64, until: i64) -> String {
+    let mut claims = valid_claims(app, citizen);
+    let now = now();
+    claims["iat"] = json!(now + from);
+    claims["nbf"] = json!(now + from);
+    claims["exp"] = json!(now + until);
+    sign_with_real_key(app, access_header(&real_key(app).0), &claims)
+}
+
 async fn me(app: &TestApp, token: &str) -> Response {
     app.get_as("/me", token).await
 }
@@ -180,12 +191,7 @@ async fn a_token_whose_payload_was_tampered_with_is_refused() {
 async fn an_expired_token_is_refused() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
-    let mut claims = valid_claims(&app, &ada);
-    let now = now();
-    claims["iat"] = json!(now - 1500);
-    claims["nbf"] = json!(now - 1500);
-    claims["exp"] = json!(now - 600);
-    let token = sign_with_real_key(&app, access_header(&real_key(&app).0), &claims);
+    let token = token_valid_between(&app, &ada, -1500, -600);
     problem(me(&app, &token).await, 401, "invalid_token").await;
 }
 
@@ -195,12 +201,7 @@ async fn an_expired_token_is_refused() {
 async fn a_token_accepted_before_is_refused_once_it_expires() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
-    let mut claims = valid_claims(&app, &ada);
-    let now = now();
-    claims["iat"] = json!(now - 900);
-    claims["nbf"] = json!(now - 900);
-    claims["exp"] = json!(now - 27);
-    let token = sign_with_real_key(&app, access_header(&real_key(&app).0), &claims);
+    let token = token_valid_between(&app, &ada, -900, -27);
     assert_eq!(me(&app, &token).await.status(), 200);
     assert_eq!(me(&app, &token).await.status(), 200);
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
@@ -211,12 +212,7 @@ async fn a_token_accepted_before_is_refused_once_it_expires() {
 async fn a_token_not_valid_yet_is_refused() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
-    let mut claims = valid_claims(&app, &ada);
-    let now = now();
-    claims["iat"] = json!(now + 600);
-    claims["nbf"] = json!(now + 600);
-    claims["exp"] = json!(now + 1500);
-    let token = sign_with_real_key(&app, access_header(&real_key(&app).0), &claims);
+    let token = token_valid_between(&app, &ada, 600, 1500);
     problem(me(&app, &token).await, 401, "invalid_token").await;
 }
 
