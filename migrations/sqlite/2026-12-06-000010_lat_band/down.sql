@@ -1,0 +1,2 @@
+DROP INDEX issues_lat_band_lon;
+ALTER TABLE issues DROP COLUMN lat_band;
