@@ -123,8 +123,6 @@ diesel::table! {
         media_url -> Nullable<Text>,
         open311_token -> Nullable<Text>,
         hidden_at -> Nullable<Timestamp>,
-        /// Generated from `lat` (see the `lat_band` migration); never written.
-        lat_band -> Integer,
     }
 }
 

@@ -199,23 +199,6 @@ pub(crate) fn like_pattern(text: &str) -> String {
     pattern
 }
 
-/// Bands of latitude per degree in the `lat_band` column (see its migration).
-const LAT_BANDS_PER_DEGREE: f64 = 1000.0;
-/// A box spanning more bands than this is searched by its latitude range instead: a
-/// seek per band costs more than it saves once the box is tall (about 3.5 km here).
-const MAX_LAT_BANDS: i32 = 32;
-
-/// The `lat_band` of a latitude: the same arithmetic as the column's definition.
-fn lat_band(lat: f64) -> i32 {
-    ((lat + 90.0) * LAT_BANDS_PER_DEGREE).floor() as i32
-}
-
-/// The bands a latitude range covers, if they are few enough to seek one by one.
-fn lat_bands(min_lat: f64, max_lat: f64) -> Option<Vec<i32>> {
-    let (first, last) = (lat_band(min_lat), lat_band(max_lat));
-    (last - first < MAX_LAT_BANDS).then(|| (first..=last).collect())
-}
-
 /// Searches issues: up to `limit` rows after `cursor`, with the distance key for near
 /// searches. The area narrows by the (lat, lon) index first; the exact distance is
 /// computed afterwards by the caller.
@@ -231,20 +214,19 @@ pub fn search_issues(
     // it answers from the position index alone, while any other column (`hidden_at`
     // below) makes it read the row. With `hidden_at` first, a `near` search read every
     // row in its band of latitude, six times slower.
-    let area_box = match area {
-        Area::Near(circle) => Some(circle.bounds()),
-        Area::Within(bbox) => Some((bbox.min_lat, bbox.max_lat, bbox.min_lon, bbox.max_lon)),
-        Area::Anywhere => None,
-    };
-    if let Some((min_lat, max_lat, min_lon, max_lon)) = area_box {
-        // The bands first, so the index on (lat_band, lon) seeks one range of longitude
-        // per band; the exact box then holds on the bands' edges.
-        if let Some(bands) = lat_bands(min_lat, max_lat) {
-            query = query.filter(issues::lat_band.eq_any(bands));
+    match area {
+        Area::Near(circle) => {
+            let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
+            query = query
+                .filter(issues::lat.between(min_lat, max_lat))
+                .filter(issues::lon.between(min_lon, max_lon));
         }
-        query = query
-            .filter(issues::lat.between(min_lat, max_lat))
-            .filter(issues::lon.between(min_lon, max_lon));
+        Area::Within(bbox) => {
+            query = query
+                .filter(issues::lat.between(bbox.min_lat, bbox.max_lat))
+                .filter(issues::lon.between(bbox.min_lon, bbox.max_lon));
+        }
+        Area::Anywhere => {}
     }
     // Hidden issues are in no list, for anyone: staff find them through moderation.
     query = query.filter(issues::hidden_at.is_null());

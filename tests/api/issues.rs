@@ -257,56 +257,6 @@ async fn a_near_search_is_exact_at_the_radius_edge_and_nearest_first() {
     assert_eq!(titles(&wide).last().unwrap(), "outside 1010");
 }
 
-/// A short box is searched band by band of latitude (0.001°, about 111 m, each a seek in
-/// the `(lat_band, lon)` index), a tall one by its latitude range: both find the same
-/// issues, on the bands' edges and a hair either side of them too.
-#[actix_web::test]
-async fn near_searches_find_the_same_issues_by_bands_and_by_latitude_range() {
-    let app = TestApp::spawn().await;
-    let ada = app.citizen("ada@example.org").await;
-    let edge = (LAT * 1000.0).floor() / 1000.0;
-    let lats = [
-        edge - 1e-9,
-        edge,
-        edge + 1e-9,
-        edge - 0.0005,
-        edge + 0.0005,
-        edge + 0.001,
-        edge + 0.001 + 1e-9,
-    ];
-    for (n, lat) in lats.into_iter().enumerate() {
-        report(&app, &ada, litter(&format!("litter {n}"), lat, LON)).await;
-    }
-    let mut by_bands =
-        titles(&get(&app, &format!("/issues?near={edge},{LON}&radius=150"), None).await);
-    let mut by_range = titles(
-        &get(
-            &app,
-            &format!("/issues?near={edge},{LON}&radius=5000"),
-            None,
-        )
-        .await,
-    );
-    by_bands.sort();
-    by_range.sort();
-    assert_eq!(by_bands.len(), lats.len(), "{by_bands:?}");
-    assert_eq!(by_bands, by_range);
-    // A box of the same bands, as `bbox`.
-    let bbox = get(
-        &app,
-        &format!(
-            "/issues?bbox={},{},{},{}",
-            LON - 0.001,
-            edge - 0.0006,
-            LON + 0.001,
-            edge + 0.0011
-        ),
-        None,
-    )
-    .await;
-    assert_eq!(titles(&bbox).len(), lats.len());
-}
-
 #[actix_web::test]
 async fn searches_filter_by_box_category_status_text_reporter_and_time() {
     let app = TestApp::spawn().await;

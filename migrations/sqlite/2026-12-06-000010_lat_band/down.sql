@@ -1,2 +1,0 @@
-DROP INDEX issues_lat_band_lon;
-ALTER TABLE issues DROP COLUMN lat_band;
