@@ -101,6 +101,14 @@ fn may_see_reporter(issue: &IssueRow, viewer: Option<&AuthUser>) -> bool {
         })
 }
 
+/// Each value once, sorted.
+fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut values: Vec<String> = values.collect();
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
 /// Builds the views of `rows` as `viewer` may see them: category names, reporters and
 /// adopting groups in one query each, not one per issue.
 fn issue_views(
@@ -110,9 +118,7 @@ fn issue_views(
 ) -> QueryResult<Vec<IssueView>> {
     // Each list binds every distinct value once (a page is often one category, and
     // several issues of one reporter).
-    let mut codes: Vec<String> = rows.iter().map(|r| r.category_code.clone()).collect();
-    codes.sort_unstable();
-    codes.dedup();
+    let codes = distinct(rows.iter().map(|r| r.category_code.clone()));
     let names = crate::db::names_by_id!(
         conn,
         categories::table,
@@ -120,27 +126,15 @@ fn issue_views(
         categories::name,
         &codes
     );
-    let mut reporter_ids: Vec<String> = rows
-        .iter()
-        .filter(|r| may_see_reporter(r, viewer))
-        .filter_map(|r| r.reporter_id.clone())
-        .collect();
-    reporter_ids.sort_unstable();
-    reporter_ids.dedup();
+    let reporter_ids = distinct(
+        rows.iter()
+            .filter(|r| may_see_reporter(r, viewer))
+            .filter_map(|r| r.reporter_id.clone()),
+    );
     let people = models::display_names(conn, &reporter_ids)?;
-    let mut group_ids: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.adopted_by_group_id.clone())
-        .collect();
-    group_ids.sort_unstable();
-    group_ids.dedup();
+    let group_ids = distinct(rows.iter().filter_map(|r| r.adopted_by_group_id.clone()));
     let groups = crate::groups::models::group_names(conn, &group_ids)?;
-    let mut partner_ids: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.partner_client_id.clone())
-        .collect();
-    partner_ids.sort_unstable();
-    partner_ids.dedup();
+    let partner_ids = distinct(rows.iter().filter_map(|r| r.partner_client_id.clone()));
     let partners = crate::partners::models::client_names(conn, &partner_ids)?;
     Ok(rows
         .into_iter()
