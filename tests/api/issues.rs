@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Citizen, TestApp, problem};
+use crate::helpers::{Citizen, TestApp, backend_is_postgres, problem};
 
 const LAT: f64 = 51.5072;
 const LON: f64 = -0.1276;
@@ -255,6 +255,37 @@ async fn a_near_search_is_exact_at_the_radius_edge_and_nearest_first() {
 
     let wide = get(&app, &format!("/issues?near={LAT},{LON}&radius=1011"), None).await;
     assert_eq!(titles(&wide).last().unwrap(), "outside 1010");
+}
+
+/// Near searches narrow through a spatial index: on SQLite an R*Tree that triggers keep
+/// and that is keyed by rowid, on PostgreSQL a GiST index. It follows issues moved or
+/// deleted in the database behind the API, and survives a VACUUM (which keeps rowids).
+#[actix_web::test]
+async fn near_searches_follow_issues_moved_or_deleted_in_the_database() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let moved = report(&app, &ada, litter("moved", LAT, LON)).await;
+    let deleted = report(&app, &ada, litter("deleted", LAT, LON)).await;
+    report(&app, &ada, litter("stays", LAT, LON)).await;
+    let there = north(5000.0);
+    app.execute_sql(&format!(
+        "UPDATE issues SET lat = {there} WHERE id = '{}'; DELETE FROM issues WHERE id = '{}';",
+        moved["id"].as_str().unwrap(),
+        deleted["id"].as_str().unwrap(),
+    ))
+    .unwrap();
+    if !backend_is_postgres() {
+        app.execute_sql("VACUUM").unwrap();
+    }
+    let here = get(&app, &format!("/issues?near={LAT},{LON}&radius=100"), None).await;
+    assert_eq!(titles(&here), ["stays"]);
+    let north = get(
+        &app,
+        &format!("/issues?near={there},{LON}&radius=100"),
+        None,
+    )
+    .await;
+    assert_eq!(titles(&north), ["moved"]);
 }
 
 #[actix_web::test]

@@ -1,0 +1,5 @@
+CREATE INDEX issues_category_position ON issues (category_code, lat, lon, status);
+DROP TRIGGER issue_positions_delete;
+DROP TRIGGER issue_positions_move;
+DROP TRIGGER issue_positions_insert;
+DROP TABLE issue_positions;
