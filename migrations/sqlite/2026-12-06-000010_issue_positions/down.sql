@@ -1,4 +1,3 @@
-CREATE INDEX issues_category_position ON issues (category_code, lat, lon, status);
 DROP TRIGGER issue_positions_delete;
 DROP TRIGGER issue_positions_move;
 DROP TRIGGER issue_positions_insert;

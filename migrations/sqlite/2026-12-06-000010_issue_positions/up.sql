@@ -26,6 +26,3 @@ CREATE TRIGGER issue_positions_delete AFTER DELETE ON issues BEGIN
     DELETE FROM issue_positions WHERE id = old.rowid;
 END;
 
--- The search for likely duplicates goes through the tree too, so its index (category,
--- position, status) only cost every write.
-DROP INDEX issues_category_position;
