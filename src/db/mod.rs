@@ -441,4 +441,20 @@ mod tests {
         .unwrap();
         assert_eq!(used, 1, "build with LIBSQLITE3_FLAGS=-DSQLITE_ENABLE_QPSG");
     }
+
+    /// `.cargo/config.toml` builds the bundled SQLite without memory management, which
+    /// would put every connection's page cache behind one process-wide mutex (see there).
+    #[test]
+    fn sqlite_keeps_an_unlocked_page_cache_per_connection() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let used: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')",
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(
+            used, 0,
+            "build with LIBSQLITE3_FLAGS=-USQLITE_ENABLE_MEMORY_MANAGEMENT"
+        );
+    }
 }
