@@ -169,44 +169,64 @@ impl<GroupBy> diesel::expression::ValidGrouping<GroupBy> for PositionIn {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
+impl PositionIn {
+    /// Writes `sql[0] values[0] sql[1] … values[3] sql[4]`, each value bound as a double.
+    fn walk_binds<'b, DB>(
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        sql: [&'static str; 5],
+        values: [&'b f64; 4],
+    ) -> QueryResult<()>
+    where
+        DB: diesel::backend::Backend,
+        f64: diesel::serialize::ToSql<diesel::sql_types::Double, DB>,
+    {
+        for (text, value) in sql.iter().zip(values) {
+            out.push_sql(text);
+            out.push_bind_param::<diesel::sql_types::Double, _>(value)?;
+        }
+        out.push_sql(sql[4]);
+        Ok(())
+    }
+}
+
 impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PositionIn {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::Double;
         // Keyed by the issue's rowid (see the migration that made the tree); a point
         // entry overlaps the box exactly when it lies in it.
-        out.push_sql("issues.rowid IN (SELECT id FROM issue_positions WHERE max_lat >= ");
-        out.push_bind_param::<Double, _>(&self.min_lat)?;
-        out.push_sql(" AND min_lat <= ");
-        out.push_bind_param::<Double, _>(&self.max_lat)?;
-        out.push_sql(" AND max_lon >= ");
-        out.push_bind_param::<Double, _>(&self.min_lon)?;
-        out.push_sql(" AND min_lon <= ");
-        out.push_bind_param::<Double, _>(&self.max_lon)?;
-        out.push_sql(")");
-        Ok(())
+        Self::walk_binds(
+            out,
+            [
+                "issues.rowid IN (SELECT id FROM issue_positions WHERE max_lat >= ",
+                " AND min_lat <= ",
+                " AND max_lon >= ",
+                " AND min_lon <= ",
+                ")",
+            ],
+            [&self.min_lat, &self.max_lat, &self.min_lon, &self.max_lon],
+        )
     }
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PositionIn {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::Double;
         // The expression of the index `issues_position`, word for word.
-        out.push_sql("point(issues.lon, issues.lat) <@ box(point(");
-        out.push_bind_param::<Double, _>(&self.min_lon)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Double, _>(&self.min_lat)?;
-        out.push_sql("), point(");
-        out.push_bind_param::<Double, _>(&self.max_lon)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Double, _>(&self.max_lat)?;
-        out.push_sql("))");
-        Ok(())
+        Self::walk_binds(
+            out,
+            [
+                "point(issues.lon, issues.lat) <@ box(point(",
+                ", ",
+                "), point(",
+                ", ",
+                "))",
+            ],
+            [&self.min_lon, &self.min_lat, &self.max_lon, &self.max_lat],
+        )
     }
 }
 
