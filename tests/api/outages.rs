@@ -132,7 +132,11 @@ async fn a_sqlite_writer_that_cannot_get_the_lock_in_time_answers_503_and_reader
     // the busy timeout (5 s).
     let path = app.data_dir.path().join("civitas.db");
     let mut holder = SqliteConnection::establish(&path.display().to_string()).unwrap();
-    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+    // It waits its turn like any writer: the server's background work (the event
+    // dispatcher, after the sign-up above) may be writing at this moment.
+    holder
+        .batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE")
+        .unwrap();
 
     let started = Instant::now();
     let keyed = app
