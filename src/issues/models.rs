@@ -194,8 +194,9 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PositionIn
         &'b self,
         out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
-        // Keyed by the rowid (see the migration that made the tree); a point
-        // entry overlaps the box exactly when it lies in it.
+        // Keyed by the rowid (see the migration that made the tree). A point's
+        // entry overlaps the box when the point lies in it, or (rounded outwards to
+        // single precision) a hair outside.
         Self::walk_binds(
             out,
             [
