@@ -152,12 +152,7 @@ impl Circle {
 /// The R*Tree keeps single-precision bounds rounded outwards, so near an edge this may
 /// hold for a point a hair outside: the exact test stays with the caller.
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct PositionIn {
-    min_lat: f64,
-    max_lat: f64,
-    min_lon: f64,
-    max_lon: f64,
-}
+struct PositionIn(BoundingBox);
 
 impl diesel::Expression for PositionIn {
     type SqlType = diesel::sql_types::Bool;
@@ -206,7 +201,12 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PositionIn
                 " AND min_lon <= ",
                 ")",
             ],
-            [&self.min_lat, &self.max_lat, &self.min_lon, &self.max_lon],
+            [
+                &self.0.min_lat,
+                &self.0.max_lat,
+                &self.0.min_lon,
+                &self.0.max_lon,
+            ],
         )
     }
 }
@@ -226,7 +226,12 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PositionIn {
                 ", ",
                 "))",
             ],
-            [&self.min_lon, &self.min_lat, &self.max_lon, &self.max_lat],
+            [
+                &self.0.min_lon,
+                &self.0.min_lat,
+                &self.0.max_lon,
+                &self.0.max_lat,
+            ],
         )
     }
 }
@@ -308,11 +313,19 @@ pub fn search_issues(
 ) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
     let mut query = issues::table.select(IssueRow::as_select()).into_boxed();
     let bounds = match area {
-        Area::Near(circle) => Some(circle.bounds()),
-        Area::Within(bbox) => Some((bbox.min_lat, bbox.max_lat, bbox.min_lon, bbox.max_lon)),
+        Area::Near(circle) => {
+            let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
+            Some(BoundingBox {
+                min_lon,
+                min_lat,
+                max_lon,
+                max_lat,
+            })
+        }
+        Area::Within(bbox) => Some(bbox),
         Area::Anywhere => None,
     };
-    if let Some((min_lat, max_lat, min_lon, max_lon)) = bounds {
+    if let Some(bbox) = bounds {
         // A near search narrows through the spatial index; the distance cut below is the
         // exact test. With categories (the duplicate search), the (category, lat, lon,
         // status) index does better: it skips the other categories' issues without
@@ -320,19 +333,14 @@ pub fn search_issues(
         // to 94 rps when the duplicate search went through the tree). A box keeps the
         // (lat, lon) index, with its exact bounds.
         if matches!(area, Area::Near(_)) && filters.categories.is_empty() {
-            query = query.filter(PositionIn {
-                min_lat,
-                max_lat,
-                min_lon,
-                max_lon,
-            });
+            query = query.filter(PositionIn(bbox));
         } else {
             // The box comes first: SQLite tests the terms in the order written, and
             // these two it answers from the index alone, while any other column
             // (`hidden_at` below) makes it read the row.
             query = query
-                .filter(issues::lat.between(min_lat, max_lat))
-                .filter(issues::lon.between(min_lon, max_lon));
+                .filter(issues::lat.between(bbox.min_lat, bbox.max_lat))
+                .filter(issues::lon.between(bbox.min_lon, bbox.max_lon));
         }
     }
     // Hidden issues are in no list, for anyone: staff find them through moderation.
