@@ -161,10 +161,11 @@ pub struct Settings {
     )]
     pub mail_from: String,
 
-    /// Database connections per node.
-    #[arg(long, env = "CIVITAS_DB_POOL_SIZE", default_value_t = 10,
+    /// Database connections per node [default: 10 on PostgreSQL; on SQLite, twice the
+    /// cores plus one].
+    #[arg(long, env = "CIVITAS_DB_POOL_SIZE",
           value_parser = clap::value_parser!(u32).range(1..=500), global = true)]
-    pub db_pool_size: u32,
+    pub db_pool_size: Option<u32>,
 
     /// How long a request waits for a database connection before answering 503, in milliseconds.
     #[arg(long, env = "CIVITAS_DB_POOL_TIMEOUT_MS", default_value_t = 3000,
@@ -333,6 +334,24 @@ impl DatabaseUrl {
         Err("DATABASE_URL: expected sqlite://PATH or postgres://USER@HOST/DB".into())
     }
 
+    /// Connections per node when `CIVITAS_DB_POOL_SIZE` is not set.
+    ///
+    /// PostgreSQL does the work in its own processes, so ten connections keep a node's
+    /// queries in flight. SQLite does it on this process's cores, and each connection
+    /// keeps its own page cache, so more connections than the cores can use only cost
+    /// memory: twice the cores plus one. On 2 cores, 5 against 10 answered 11% more
+    /// near searches and 24% more issue reads, with 12 MB less peak RSS (README,
+    /// "Performance").
+    pub fn default_pool_size(&self) -> u32 {
+        match self {
+            Self::Postgres(_) => 10,
+            Self::Sqlite(_) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                u32::try_from(2 * cores + 1).unwrap_or(u32::MAX).min(500)
+            }
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",
@@ -435,6 +454,9 @@ impl Settings {
                 self.mail_from
             ));
         }
+        let db_pool_size = self
+            .db_pool_size
+            .unwrap_or_else(|| database.default_pool_size());
         Ok(Config {
             bind: self.bind,
             database,
@@ -442,7 +464,7 @@ impl Settings {
             data_dir: self.data_dir,
             smtp_url: self.smtp_url.map(SecretString::from),
             mail_from: self.mail_from,
-            db_pool_size: self.db_pool_size,
+            db_pool_size,
             db_pool_timeout: Duration::from_millis(self.db_pool_timeout_ms),
             escalation_threshold: self.escalation_threshold,
             flag_threshold: self.flag_threshold,
@@ -472,7 +494,8 @@ impl Settings {
 }
 
 impl Config {
-    /// Settings for tests and tools: defaults, with the given database and data directory.
+    /// Settings for tests and tools: defaults, with the given database and data directory,
+    /// and a pool of 10 on either backend.
     pub fn for_database(database: DatabaseUrl, data_dir: PathBuf) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -608,6 +631,25 @@ mod tests {
             let error = parse(&["--open-data-licence", bad]).unwrap_err();
             assert!(error.starts_with("CIVITAS_OPEN_DATA_LICENCE"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_pool_defaults_by_backend_and_a_setting_overrides_it() {
+        let pool = |args: &[&str]| {
+            Cli::try_parse_from([&["civitas"], args].concat())
+                .unwrap()
+                .settings
+                .validate()
+                .unwrap()
+                .db_pool_size
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let sqlite = ["--database-url", "sqlite:///tmp/civitas-pool.db"];
+        let postgres = ["--database-url", "postgres://civitas@localhost/civitas"];
+        assert_eq!(pool(&sqlite) as usize, 2 * cores + 1);
+        assert_eq!(pool(&postgres), 10);
+        assert_eq!(pool(&[&sqlite[..], &["--db-pool-size", "7"]].concat()), 7);
+        assert_eq!(pool(&[&postgres[..], &["--db-pool-size", "3"]].concat()), 3);
     }
 
     #[test]

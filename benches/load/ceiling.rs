@@ -41,6 +41,17 @@ pub struct SampledIssue {
     pub lon: f64,
 }
 
+/// The database connections of a run on `database`: `--pool-size`, or else the server's
+/// own default for the backend.
+pub fn pool_size(options: &Options, database: &Database) -> anyhow::Result<u32> {
+    match options.pool_size {
+        Some(size) => Ok(size),
+        None => Ok(DatabaseUrl::parse(&database.url)
+            .map_err(anyhow::Error::msg)?
+            .default_pool_size()),
+    }
+}
+
 /// The pool the ceiling uses: civitas's own connection manager (same pragmas: WAL,
 /// busy_timeout, synchronous=NORMAL, foreign keys) and the same size as the server's.
 fn pool(database: &Database, size: u32) -> anyhow::Result<Pool> {
@@ -224,7 +235,7 @@ impl CeilingServer {
         database: &Database,
         sample: &[SampledIssue],
     ) -> anyhow::Result<Self> {
-        let pool = pool(database, options.pool_size)?;
+        let pool = pool(database, pool_size(options, database)?)?;
         {
             let pool = pool.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {

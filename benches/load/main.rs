@@ -47,9 +47,9 @@ pub struct Options {
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
     /// Database connections of the server (CIVITAS_DB_POOL_SIZE) and of the ceiling's
-    /// pool; the default is the server's own.
-    #[arg(long, default_value_t = 10)]
-    pub pool_size: u32,
+    /// pool; the default is the server's own for the backend.
+    #[arg(long)]
+    pub pool_size: Option<u32>,
     /// Citizens logged in before the scenarios (their tokens drive the authenticated ones).
     #[arg(long, default_value_t = 256)]
     pub citizens: usize,
@@ -187,21 +187,28 @@ async fn run_on(
 ) -> anyhow::Result<SizeReport> {
     let seeded = civitas::seed(database, issues, options.accounts, options.seed)?;
     eprintln!("   seeded in {:.1} s", seeded.as_secs_f64());
-    let mut size = SizeReport::new(database.backend, issues, options.accounts, seeded);
+    let pool_size = ceiling::pool_size(options, database)?;
+    let mut size = SizeReport::new(
+        database.backend,
+        issues,
+        options.accounts,
+        seeded,
+        pool_size,
+    );
     if let Some(sql) = &options.after_seed_sql {
         eprintln!("   running --after-seed-sql: {sql}");
         ceiling::execute(database, sql).await?;
         size.after_seed_sql = Some(sql.clone());
     }
 
-    let sample = ceiling::sample_issues(database, options.pool_size).await?;
+    let sample = ceiling::sample_issues(database, pool_size).await?;
     eprintln!("   sampled {} issues for reads", sample.len());
     let ceiling = ceiling::CeilingServer::start(options, database, &sample).await?;
     let outcome = async {
         eprintln!("   measuring the ceiling");
         report::print_header();
         size.ceilings.before = ceiling.measure(options, "before").await?;
-        let server = civitas::Server::start(database, options.pool_size).await?;
+        let server = civitas::Server::start(database, pool_size).await?;
         let outcome = run_civitas(options, &server, sample, issues, &mut size).await;
         size.server_log_tail = server.log_tail(20);
         server.stop().await;

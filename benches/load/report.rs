@@ -101,6 +101,8 @@ pub struct SizeReport {
     pub issues: u64,
     pub accounts: u64,
     pub seed_seconds: f64,
+    /// The database connections of the server and of the ceiling's pool.
+    pub pool_size: u32,
     /// `--after-seed-sql`, when given: the figures are of a changed schema.
     pub after_seed_sql: Option<String>,
     pub radius_m: f64,
@@ -116,12 +118,19 @@ pub struct SizeReport {
 }
 
 impl SizeReport {
-    pub fn new(backend: Backend, issues: u64, accounts: u64, seeded: Duration) -> Self {
+    pub fn new(
+        backend: Backend,
+        issues: u64,
+        accounts: u64,
+        seeded: Duration,
+        pool_size: u32,
+    ) -> Self {
         Self {
             backend: backend.name(),
             issues,
             accounts,
             seed_seconds: seeded.as_secs_f64(),
+            pool_size,
             after_seed_sql: None,
             radius_m: 0.0,
             near_mean_items: 0.0,
@@ -259,7 +268,8 @@ pub struct Settings {
     pub duration_s: u64,
     pub warmup_s: u64,
     pub connections: usize,
-    pub pool_size: u32,
+    /// `--pool-size`; `None`: each size ran the server's default (see the size's own).
+    pub pool_size: Option<u32>,
     pub citizens_signed_in: usize,
     pub server_workers: usize,
     pub load_generator_threads: usize,
@@ -487,8 +497,13 @@ pub fn print_row(row: &Row) {
 /// The table of one size, in the issue's order, with the ceilings first.
 pub fn print_size(size: &SizeReport) {
     eprintln!(
-        "\n-- {} issues on {} (seeded in {:.1} s; near radius {:.0} m, {:.1} results)",
-        size.issues, size.backend, size.seed_seconds, size.radius_m, size.near_mean_items
+        "\n-- {} issues on {} (seeded in {:.1} s; pool {}; near radius {:.0} m, {:.1} results)",
+        size.issues,
+        size.backend,
+        size.seed_seconds,
+        size.pool_size,
+        size.radius_m,
+        size.near_mean_items
     );
     print_header();
     for row in &size.ceilings.before {
