@@ -609,14 +609,16 @@ mod tests {
         assert!(parse_delays("25h").is_err());
     }
 
+    /// The settings `civitas ARGS…` would run with, or the error it would stop with.
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        Cli::try_parse_from([&["civitas"], args].concat())
+            .unwrap()
+            .settings
+            .validate()
+    }
+
     #[test]
     fn the_open_data_licence_defaults_and_must_be_one_short_line() {
-        let parse = |args: &[&str]| {
-            Cli::try_parse_from([&["civitas"], args].concat())
-                .unwrap()
-                .settings
-                .validate()
-        };
         assert_eq!(
             parse(&[]).unwrap().open_data_licence,
             DEFAULT_OPEN_DATA_LICENCE
@@ -635,14 +637,7 @@ mod tests {
 
     #[test]
     fn the_pool_defaults_by_backend_and_a_setting_overrides_it() {
-        let pool = |args: &[&str]| {
-            Cli::try_parse_from([&["civitas"], args].concat())
-                .unwrap()
-                .settings
-                .validate()
-                .unwrap()
-                .db_pool_size
-        };
+        let pool = |args: &[&str]| parse(args).unwrap().db_pool_size;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let sqlite = ["--database-url", "sqlite:///tmp/civitas-pool.db"];
         let postgres = ["--database-url", "postgres://civitas@localhost/civitas"];
