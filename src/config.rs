@@ -339,9 +339,8 @@ impl DatabaseUrl {
     /// PostgreSQL does the work in its own processes, so ten connections keep a node's
     /// queries in flight. SQLite does it on this process's cores, and each connection
     /// keeps its own page cache, so more connections than the cores can use only cost
-    /// memory: twice the cores plus one. On 2 cores, 5 against 10 answered 11% more
-    /// near searches and 24% more issue reads, with 12 MB less peak RSS (README,
-    /// "Performance").
+    /// memory: twice the cores plus one. On 2 cores, 5 against 10 took 12–17 MB off peak
+    /// RSS; throughput moved both ways between runs (README, "Performance").
     pub fn default_pool_size(&self) -> u32 {
         match self {
             Self::Postgres(_) => 10,
