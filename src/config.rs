@@ -309,6 +309,12 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// The cores this process may use (1 when the system cannot tell): one async worker and
+/// one password hasher each, and the SQLite pool's default follows them.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// Where the data lives, parsed from the database URL.
 #[derive(Debug, Clone)]
 pub enum DatabaseUrl {
@@ -344,10 +350,7 @@ impl DatabaseUrl {
     pub fn default_pool_size(&self) -> u32 {
         match self {
             Self::Postgres(_) => 10,
-            Self::Sqlite(_) => {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                u32::try_from(2 * cores + 1).unwrap_or(u32::MAX).min(500)
-            }
+            Self::Sqlite(_) => u32::try_from(2 * cores() + 1).unwrap_or(u32::MAX).min(500),
         }
     }
 
@@ -637,10 +640,9 @@ mod tests {
     #[test]
     fn the_pool_defaults_by_backend_and_a_setting_overrides_it() {
         let pool = |args: &[&str]| parse(args).unwrap().db_pool_size;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let sqlite = ["--database-url", "sqlite:///tmp/civitas-pool.db"];
         let postgres = ["--database-url", "postgres://civitas@localhost/civitas"];
-        assert_eq!(pool(&sqlite) as usize, 2 * cores + 1);
+        assert_eq!(pool(&sqlite) as usize, 2 * cores() + 1);
         assert_eq!(pool(&postgres), 10);
         assert_eq!(pool(&[&sqlite[..], &["--db-pool-size", "7"]].concat()), 7);
         assert_eq!(pool(&[&postgres[..], &["--db-pool-size", "3"]].concat()), 3);

@@ -306,7 +306,7 @@ impl Application {
         let app_state = state.clone();
         // One worker per core, as actix's default; between them as many blocking threads
         // as there are database connections (see `worker_max_blocking_threads` below).
-        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let workers = crate::config::cores();
         let blocking_threads = usize::try_from(state.config.db_pool_size)
             .unwrap_or(usize::MAX)
             .div_ceil(workers)

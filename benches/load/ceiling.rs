@@ -231,11 +231,11 @@ pub struct CeilingServer {
 
 impl CeilingServer {
     pub async fn start(
-        options: &Options,
         database: &Database,
+        pool_size: u32,
         sample: &[SampledIssue],
     ) -> anyhow::Result<Self> {
-        let pool = pool(database, pool_size(options, database)?)?;
+        let pool = pool(database, pool_size)?;
         {
             let pool = pool.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -258,7 +258,7 @@ impl CeilingServer {
                 .route("/insert", web::post().to(one_insert))
         })
         // The same number of workers as civitas (actix-web's default: one per core).
-        .workers(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .workers(civitas::config::cores())
         .disable_signals()
         .bind(("127.0.0.1", port))?
         .run();
@@ -360,7 +360,7 @@ pub fn argon2_bound() -> anyhow::Result<Argon2Bound> {
         verify(&hash)?;
     }
     let per_hash = started.elapsed() / rounds;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = civitas::config::cores();
 
     let started = Instant::now();
     let parallel = std::thread::scope(|scope| {

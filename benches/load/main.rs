@@ -203,7 +203,7 @@ async fn run_on(
 
     let sample = ceiling::sample_issues(database, pool_size).await?;
     eprintln!("   sampled {} issues for reads", sample.len());
-    let ceiling = ceiling::CeilingServer::start(options, database, &sample).await?;
+    let ceiling = ceiling::CeilingServer::start(database, pool_size, &sample).await?;
     let outcome = async {
         eprintln!("   measuring the ceiling");
         report::print_header();

@@ -239,7 +239,7 @@ impl Machine {
             .join(" ");
         Self {
             cpu,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: civitas::config::cores(),
             memory_gib: memory_kb / 1024.0 / 1024.0,
             kernel,
             load_average_at_start: load,

@@ -137,7 +137,7 @@ pub struct Passwords {
 
 impl Passwords {
     pub fn new() -> anyhow::Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = crate::config::cores();
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..cores {
