@@ -3,6 +3,7 @@
 
 pub mod outbox;
 pub mod schema;
+mod writer;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{self, ManageConnection};
@@ -94,19 +95,27 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
-/// The connection pool, and on SQLite the queue its writers take turns in.
+/// The connection pool, and on SQLite the writer thread and the turns writers take.
 ///
 /// SQLite has one writer at a time. Left to themselves, writers that find the lock taken
 /// sleep in SQLite's busy handler and poll, holding a pooled connection all the while:
 /// under load most of a write's time is that sleeping, and the waiting writers starve
-/// readers of connections. Instead each writer of this process waits its turn here,
-/// asleep on an async queue and holding no connection, and is woken the moment the
-/// previous write commits. (Other processes on the same file still meet the busy
-/// handler, as before.)
+/// readers of connections. Instead [`write`] hands each write to one thread with a
+/// connection of its own ([`writer`]), and a request that needs a transaction of its own
+/// waits its turn ([`Pool::writer_turn`]), asleep on an async queue and holding no
+/// connection. (Other processes on the same file still meet the busy handler.)
 #[derive(Clone)]
 pub struct Pool {
     connections: r2d2::Pool<ConnectionManager>,
-    writers: Option<Arc<Semaphore>>,
+    sqlite: Option<SqliteWrites>,
+}
+
+/// How this process writes to SQLite: a writer thread, and the turns it shares with
+/// requests that hold a transaction of their own.
+#[derive(Clone)]
+struct SqliteWrites {
+    writer: Arc<writer::Writer>,
+    turns: Arc<Semaphore>,
 }
 
 impl std::ops::Deref for Pool {
@@ -125,30 +134,41 @@ impl Pool {
     /// the database). A turn that does not come within SQLite's own busy timeout is a
     /// `503`, as a busy database would be.
     pub async fn writer_turn(&self) -> Result<WriterTurn, ApiError> {
-        let Some(writers) = &self.writers else {
+        let Some(sqlite) = &self.sqlite else {
             return Ok(None);
         };
-        let wait = Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
-        match tokio::time::timeout(wait, Arc::clone(writers).acquire_owned()).await {
+        let turn = Arc::clone(&sqlite.turns).acquire_owned();
+        match tokio::time::timeout(LONGEST_WRITE_WAIT, turn).await {
             Ok(Ok(turn)) => Ok(Some(turn)),
             Ok(Err(closed)) => Err(ApiError::internal(closed)),
-            Err(_) => {
-                tracing::warn!("a write waited its turn longer than the busy timeout");
-                Err(ApiError::unavailable(
-                    "The service is busy; try again shortly.",
-                    1,
-                ))
-            }
+            Err(_) => Err(waited_too_long()),
         }
     }
+}
+
+/// How long a SQLite write waits for its turn: as long as SQLite's own busy timeout.
+const LONGEST_WRITE_WAIT: Duration = Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS as u64);
+
+/// A write that waited its turn longer than [`LONGEST_WRITE_WAIT`]: `503`, as a busy
+/// database would be, and nothing of it is written.
+fn waited_too_long() -> ApiError {
+    tracing::warn!("a write waited its turn longer than the busy timeout");
+    ApiError::unavailable("The service is busy; try again shortly.", 1)
 }
 
 /// Builds the pool without opening a connection yet, so start-up does not depend on the
 /// database being reachable at that instant; `/health/ready` reports when it is not.
 pub fn build_pool(config: &Config) -> anyhow::Result<Pool> {
     create_sqlite_dir(&config.database)?;
-    let writers = match config.database {
-        DatabaseUrl::Sqlite(_) => Some(Arc::new(Semaphore::new(1))),
+    let sqlite = match config.database {
+        DatabaseUrl::Sqlite(_) => {
+            let turns = Arc::new(Semaphore::new(1));
+            let manager = ConnectionManager::new(config.database.clone());
+            Some(SqliteWrites {
+                writer: Arc::new(writer::Writer::start(manager, Arc::clone(&turns))?),
+                turns,
+            })
+        }
         DatabaseUrl::Postgres(_) => None,
     };
     Ok(Pool {
@@ -158,7 +178,7 @@ pub fn build_pool(config: &Config) -> anyhow::Result<Pool> {
             .connection_timeout(config.db_pool_timeout)
             .test_on_check_out(false)
             .build_unchecked(ConnectionManager::new(config.database.clone())),
-        writers,
+        sqlite,
     })
 }
 
@@ -362,8 +382,10 @@ where
     .await?
 }
 
-/// Runs `f` in a write transaction on the blocking pool, in this writer's turn (a
-/// savepoint of the request's transaction when it has one, which holds the turn already).
+/// Runs `f` in a write transaction and answers once it has committed: on SQLite on the
+/// writer thread, in a savepoint of a transaction it may share with other writes (see
+/// [`writer`]); on PostgreSQL on the blocking pool. In a request that holds a transaction
+/// of its own, `f` runs in a savepoint of that one instead.
 pub async fn write<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -372,13 +394,13 @@ where
     if let Some(request) = RequestTransaction::current() {
         return actix_web::web::block(move || request.run(|conn| transaction(conn, f))).await?;
     }
-    let turn = pool.writer_turn().await?;
+    if let Some(sqlite) = &pool.sqlite {
+        return sqlite.writer.write(f).await;
+    }
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        let written = transaction(&mut conn, f);
-        drop(turn);
-        written
+        transaction(&mut conn, f)
     })
     .await?
 }

@@ -919,6 +919,45 @@ async fn concurrent_support_and_unsupport_keep_the_count_exact() {
 }
 
 #[actix_web::test]
+async fn concurrent_writes_that_fail_undo_only_themselves() {
+    // On SQLite the writes that queue together commit together: the ones that fail
+    // among them must leave the others written, and every 200 must be durable.
+    let app = TestApp::spawn_with(|config| config.escalation_threshold = 1000).await;
+    let ada = app.citizen("ada@example.org").await;
+    let id = report(&app, &ada, litter("Bags by the bench", LAT, LON)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut citizens = Vec::new();
+    for i in 0..12 {
+        citizens.push(app.citizen(&format!("c{i}@example.org")).await);
+    }
+    let real = format!("/issues/{id}/support");
+    let missing = "/issues/01890000-0000-7000-8000-000000000000/support";
+    let requests = citizens
+        .iter()
+        .flat_map(|citizen| [put(&app, citizen, &real), put(&app, citizen, missing)]);
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        12,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        12,
+        "{statuses:?}"
+    );
+    let detail = get(&app, &format!("/issues/{id}"), Some(&citizens[7])).await;
+    assert_eq!(detail["support_count"], 12);
+    assert_eq!(detail["supported_by_me"], true);
+}
+
+#[actix_web::test]
 async fn comments_appear_on_the_timeline_and_their_authors_can_delete_them() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;

@@ -1,0 +1,216 @@
+//! On SQLite, the one connection that writes, on a thread of its own, committing the
+//! writes that queued while it worked together (group commit).
+//!
+//! SQLite has one writer at a time, so what limits writes is how long each turn lasts.
+//! Handed from request to request, a turn also held each writer's trip to the blocking
+//! pool, its checkout of a connection, and a commit of its own. Here one thread keeps one
+//! connection and takes the writes in the order they came. The writes waiting when it is
+//! free go into one transaction, each in a savepoint of its own, so a write that fails
+//! undoes only its own changes; one commit then makes them durable together. No write
+//! is answered before the commit that holds it, and a commit that fails fails every
+//! write in it.
+
+use diesel::Connection;
+use diesel::connection::TransactionManager;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+use tokio::sync::{Semaphore, oneshot};
+
+use super::{
+    ConnectionManager, DbConnection, LONGEST_WRITE_WAIT, begin_outer, transaction, waited_too_long,
+};
+use crate::error::{ApiError, is_transient};
+use diesel::r2d2::ManageConnection;
+
+/// The most writes one commit carries: enough to share a commit among a burst of
+/// writers, few enough that the first of them is not kept long.
+const MOST_PER_COMMIT: usize = 32;
+
+/// The queue of the writer thread, which stops when the last handle is dropped.
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the thread. It connects at its first write, and again after a write or a
+    /// commit failed (closing the connection rolls back whatever was left open).
+    /// `turns` is the pool's queue of writers: the thread takes a turn in it for each
+    /// transaction, so a request holding a transaction of its own (see
+    /// [`super::RequestTransaction`]) and the thread take turns.
+    pub(super) fn start(
+        manager: ConnectionManager,
+        turns: Arc<Semaphore>,
+    ) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("civitas-writer".to_owned())
+            .spawn(move || work(&manager, &turns, &queue))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` in the next transaction, answering once that transaction has ended.
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let write = Write {
+            f: Some(f),
+            outcome: None,
+            answer,
+            queued: Instant::now(),
+        };
+        self.jobs.send(Box::new(write)).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> ApiError {
+    ApiError::internal(anyhow::anyhow!("the database writer has stopped"))
+}
+
+/// A write waiting in the queue, its closure's types erased.
+trait Job: Send {
+    /// Runs the write inside the open transaction, in a savepoint; unless its caller has
+    /// gone (the client hung up) or it waited longer than [`LONGEST_WRITE_WAIT`].
+    fn run(&mut self, conn: &mut DbConnection);
+
+    /// Answers the caller once the transaction has ended; `Err` when it did not commit.
+    fn answer(self: Box<Self>, committed: Result<(), &Failure>);
+}
+
+struct Write<T, F> {
+    f: Option<F>,
+    outcome: Option<Result<T, ApiError>>,
+    answer: oneshot::Sender<Result<T, ApiError>>,
+    queued: Instant,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &mut DbConnection) {
+        let Some(f) = self.f.take() else { return };
+        if self.answer.is_closed() {
+            return;
+        }
+        self.outcome = Some(if self.queued.elapsed() > LONGEST_WRITE_WAIT {
+            Err(waited_too_long())
+        } else {
+            transaction(conn, f)
+        });
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &Failure>) {
+        let outcome = match (self.outcome, committed) {
+            (Some(Err(error)), _) => Err(error),
+            (_, Err(failure)) => Err(failure.error()),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (None, Ok(())) => return,
+        };
+        // A caller that went away meanwhile has no use for the answer.
+        let _ = self.answer.send(outcome);
+    }
+}
+
+/// Why a transaction did not commit, told to each write it held.
+struct Failure {
+    transient: bool,
+    cause: String,
+}
+
+impl Failure {
+    fn error(&self) -> ApiError {
+        if self.transient {
+            ApiError::unavailable(
+                "The database is busy or was briefly unreachable; try again shortly.",
+                1,
+            )
+        } else {
+            ApiError::internal(anyhow::anyhow!("the write did not commit: {}", self.cause))
+        }
+    }
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(error: diesel::result::Error) -> Self {
+        Self {
+            transient: is_transient(&error),
+            cause: error.to_string(),
+        }
+    }
+}
+
+/// The writer thread: takes what is waiting (at most [`MOST_PER_COMMIT`]), writes it in
+/// one transaction in a turn of its own, answers, and again, until every handle is gone.
+fn work(manager: &ConnectionManager, turns: &Arc<Semaphore>, queue: &mpsc::Receiver<Box<dyn Job>>) {
+    // Only to wait for a turn, with a timeout: a thread outside the async runtime.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "the database writer could not start");
+            return;
+        }
+    };
+    let mut conn = None;
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(queue.try_iter().take(MOST_PER_COMMIT - 1));
+        let turn = runtime.block_on(async {
+            tokio::time::timeout(LONGEST_WRITE_WAIT, Arc::clone(turns).acquire_owned()).await
+        });
+        let committed = match turn {
+            Ok(Ok(_turn)) => commit(manager, &mut conn, &mut jobs),
+            Ok(Err(_closed)) => return,
+            Err(_) => Err(Failure {
+                transient: true,
+                cause: "no turn to write within the busy timeout".to_owned(),
+            }),
+        };
+        if let Err(failure) = &committed {
+            tracing::warn!(cause = %failure.cause, writes = jobs.len(), "a transaction of writes did not commit");
+        }
+        for job in jobs {
+            job.answer(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Runs `jobs` in one transaction on `conn` (connecting first if need be) and commits.
+/// After any failure the connection is closed, which rolls back what was left open.
+fn commit(
+    manager: &ConnectionManager,
+    conn: &mut Option<DbConnection>,
+    jobs: &mut [Box<dyn Job>],
+) -> Result<(), Failure> {
+    let connection = match conn {
+        Some(connection) => connection,
+        None => conn.insert(manager.connect().map_err(|error| Failure {
+            transient: true,
+            cause: error.to_string(),
+        })?),
+    };
+    let outcome = begin_outer(connection)
+        .map_err(Failure::from)
+        .and_then(|()| {
+            for job in jobs.iter_mut() {
+                catch_unwind(AssertUnwindSafe(|| job.run(connection))).map_err(|_| Failure {
+                    transient: false,
+                    cause: "a write panicked".to_owned(),
+                })?;
+            }
+            <DbConnection as Connection>::TransactionManager::commit_transaction(connection)
+                .map_err(Failure::from)
+        });
+    if outcome.is_err() {
+        *conn = None;
+    }
+    outcome
+}
