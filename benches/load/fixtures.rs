@@ -15,7 +15,7 @@ use crate::civitas::Server;
 pub const PASSWORD: &str = civitas::seed::PASSWORD;
 /// Opportunities for the pledge scenario: with `citizens` signed in, `citizens × this`
 /// distinct (citizen, opportunity) pairs before pledges repeat (and get `409`).
-const PLEDGE_OPPORTUNITIES: usize = 100;
+const PLEDGE_OPPORTUNITIES: usize = 400;
 /// The largest capacity an opportunity may have.
 const CAPACITY: u32 = 10_000;
 /// Points the radius is calibrated on.
