@@ -884,8 +884,9 @@ async fn support_and_follow_are_idempotent_and_counted_once() {
     problem(response, 401, "missing_token").await;
 }
 
-#[actix_web::test]
-async fn concurrent_support_and_unsupport_keep_the_count_exact() {
+/// A server that escalates only at 1,000 supporters, an issue reported by Ada, and
+/// `n` more citizens (`c0@…` onwards).
+async fn crowd_around_an_issue(n: usize) -> (TestApp, String, Vec<Citizen>) {
     let app = TestApp::spawn_with(|config| config.escalation_threshold = 1000).await;
     let ada = app.citizen("ada@example.org").await;
     let id = report(&app, &ada, litter("Bags by the bench", LAT, LON)).await["id"]
@@ -893,9 +894,15 @@ async fn concurrent_support_and_unsupport_keep_the_count_exact() {
         .unwrap()
         .to_owned();
     let mut citizens = Vec::new();
-    for i in 0..6 {
+    for i in 0..n {
         citizens.push(app.citizen(&format!("c{i}@example.org")).await);
     }
+    (app, id, citizens)
+}
+
+#[actix_web::test]
+async fn concurrent_support_and_unsupport_keep_the_count_exact() {
+    let (app, id, citizens) = crowd_around_an_issue(6).await;
     let path = format!("/issues/{id}/support");
     // Everyone supports twice and the first three withdraw, all at once.
     let mut requests = Vec::new();
@@ -922,16 +929,7 @@ async fn concurrent_support_and_unsupport_keep_the_count_exact() {
 async fn concurrent_writes_that_fail_undo_only_themselves() {
     // On SQLite the writes that queue together commit together: the ones that fail
     // among them must leave the others written, and every 200 must be durable.
-    let app = TestApp::spawn_with(|config| config.escalation_threshold = 1000).await;
-    let ada = app.citizen("ada@example.org").await;
-    let id = report(&app, &ada, litter("Bags by the bench", LAT, LON)).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut citizens = Vec::new();
-    for i in 0..12 {
-        citizens.push(app.citizen(&format!("c{i}@example.org")).await);
-    }
+    let (app, id, citizens) = crowd_around_an_issue(12).await;
     let real = format!("/issues/{id}/support");
     let missing = "/issues/01890000-0000-7000-8000-000000000000/support";
     let requests = citizens
