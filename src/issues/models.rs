@@ -301,16 +301,13 @@ pub(crate) fn like_pattern(text: &str) -> String {
     pattern
 }
 
-/// Searches issues: up to `limit` rows after `cursor`, with the distance key for near
-/// searches. The area narrows by an index first (see below); the exact distance is
-/// computed afterwards by the caller.
 type IssuePredicate =
     Box<dyn BoxableExpression<issues::table, Backend, SqlType = diesel::sql_types::Bool>>;
 
-/// `column` equal to one of `values` (`None` for none), as `=` terms joined by `OR`
-/// rather than `IN (…)`: diesel never keeps a statement with an `IN` list prepared, so
-/// the duplicate search of every `POST /issues` was parsed and planned anew, a third of
-/// its cost. SQLite reads such a chain on one column as the `IN` it stands for. The
+/// A column equal to one of `values` (`None` for none), as the `=` terms `equals` makes
+/// joined by `OR`, not `IN (…)`: diesel never keeps a statement with an `IN` list
+/// prepared, so the duplicate search of every `POST /issues` was parsed and planned
+/// anew, a third of its cost. SQLite reads such a chain on one column as the `IN` it stands for. The
 /// lists are short (`MAX_LIST_VALUES`), so the statements kept stay few.
 fn one_of(values: &[String], equals: impl Fn(String) -> IssuePredicate) -> Option<IssuePredicate> {
     values
@@ -319,6 +316,9 @@ fn one_of(values: &[String], equals: impl Fn(String) -> IssuePredicate) -> Optio
         .reduce(|any, next| Box::new(any.or(next)))
 }
 
+/// Searches issues: up to `limit` rows after `cursor`, with the distance key for near
+/// searches. The area narrows by an index first (see below); the exact distance is
+/// computed afterwards by the caller.
 pub fn search_issues(
     conn: &mut DbConnection,
     area: Area,
