@@ -385,6 +385,12 @@ impl ApiError {
     /// 503 for a momentary database failure: logged with its cause, retried by the client.
     fn database_unavailable(error: &diesel::result::Error) -> Self {
         tracing::warn!(%error, "database busy or connection lost");
+        Self::database_busy()
+    }
+
+    /// 503 for a database that is busy or was briefly unreachable (the cause is logged
+    /// where it is known).
+    pub(crate) fn database_busy() -> Self {
         Self::unavailable(
             "The database is busy or was briefly unreachable; try again shortly.",
             1,

@@ -147,10 +147,7 @@ struct Failure {
 impl Failure {
     fn error(&self) -> ApiError {
         if self.transient {
-            ApiError::unavailable(
-                "The database is busy or was briefly unreachable; try again shortly.",
-                1,
-            )
+            ApiError::database_busy()
         } else {
             ApiError::internal(anyhow::anyhow!("the write did not commit: {}", self.cause))
         }
@@ -202,10 +199,14 @@ fn work(manager: &ConnectionManager, turns: &Arc<Semaphore>, queue: &mpsc::Recei
                 cause: "no turn to write within the busy timeout".to_owned(),
             }),
         };
-        // A checkpoint already asked for will see this commit too.
-        let _ = checkpoints.try_send(());
-        if let Err(failure) = &committed {
-            tracing::warn!(cause = %failure.cause, writes = jobs.len(), "a transaction of writes did not commit");
+        match &committed {
+            // A checkpoint already asked for will see this commit too.
+            Ok(()) => {
+                let _ = checkpoints.try_send(());
+            }
+            Err(failure) => {
+                tracing::warn!(cause = %failure.cause, writes = jobs.len(), "a transaction of writes did not commit");
+            }
         }
         for job in jobs {
             job.answer(committed.as_ref().map(|_| ()));
