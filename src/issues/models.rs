@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{issue_supports, issues};
+use crate::db::{DbConnection, KeepPrepared};
 
 /// An issue row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -784,14 +784,18 @@ fn bump_count(
         issues::status,
     );
     let counts = match bond {
-        Bond::Support => on_backend!(conn, |c| diesel::update(target)
-            .set(issues::support_count.eq(issues::support_count + by))
-            .returning(after)
-            .get_result(c))?,
-        Bond::Follow => on_backend!(conn, |c| diesel::update(target)
-            .set(issues::follower_count.eq(issues::follower_count + by))
-            .returning(after)
-            .get_result(c))?,
+        Bond::Support => on_backend!(conn, |c| KeepPrepared(
+            diesel::update(target)
+                .set(issues::support_count.eq(issues::support_count + by))
+                .returning(after)
+        )
+        .get_result(c))?,
+        Bond::Follow => on_backend!(conn, |c| KeepPrepared(
+            diesel::update(target)
+                .set(issues::follower_count.eq(issues::follower_count + by))
+                .returning(after)
+        )
+        .get_result(c))?,
     };
     crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)?;
     Ok(counts)

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::opportunities;
+use crate::db::{DbConnection, KeepPrepared};
 
 /// Where an opportunity stands. Only `published` ones are public.
 pub const DRAFT: &str = "draft";
@@ -101,15 +101,16 @@ pub fn find_opportunity(conn: &mut DbConnection, id: &str) -> QueryResult<Opport
 /// Takes a place if one is free. Atomic on both backends: the conditional update holds
 /// the row, so concurrent sign-ups (on any number of nodes) cannot overfill it.
 pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
-    let taken = diesel::update(
-        opportunities::table.find(id).filter(
-            opportunities::capacity
-                .is_null()
-                .or(opportunities::confirmed_count.lt(opportunities::capacity.assume_not_null())),
-        ),
-    )
-    .set(opportunities::confirmed_count.eq(opportunities::confirmed_count + 1))
-    .execute(conn)?;
+    let taken =
+        KeepPrepared(
+            diesel::update(opportunities::table.find(id).filter(
+                opportunities::capacity.is_null().or(
+                    opportunities::confirmed_count.lt(opportunities::capacity.assume_not_null()),
+                ),
+            ))
+            .set(opportunities::confirmed_count.eq(opportunities::confirmed_count + 1)),
+        )
+        .execute(conn)?;
     if taken == 1 {
         changed(conn, id)?;
     }
@@ -117,20 +118,24 @@ pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
 }
 
 pub fn free_place(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::update(
-        opportunities::table
-            .find(id)
-            .filter(opportunities::confirmed_count.gt(0)),
+    KeepPrepared(
+        diesel::update(
+            opportunities::table
+                .find(id)
+                .filter(opportunities::confirmed_count.gt(0)),
+        )
+        .set(opportunities::confirmed_count.eq(opportunities::confirmed_count - 1)),
     )
-    .set(opportunities::confirmed_count.eq(opportunities::confirmed_count - 1))
     .execute(conn)?;
     changed(conn, id)
 }
 
 pub fn bump_waitlist(conn: &mut DbConnection, id: &str, by: i32) -> QueryResult<()> {
-    diesel::update(opportunities::table.find(id))
-        .set(opportunities::waitlist_count.eq(opportunities::waitlist_count + by))
-        .execute(conn)?;
+    KeepPrepared(
+        diesel::update(opportunities::table.find(id))
+            .set(opportunities::waitlist_count.eq(opportunities::waitlist_count + by)),
+    )
+    .execute(conn)?;
     changed(conn, id)
 }
 
