@@ -514,6 +514,49 @@ mod tests {
         );
     }
 
+    diesel::table! {
+        counters (id) {
+            id -> Integer,
+            n -> Integer,
+        }
+    }
+
+    /// How many statements `bump` puts into the statement cache over three runs.
+    fn statements_cached(bump: impl Fn(&mut SqliteConnection) -> QueryResult<i32>) -> usize {
+        use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+        let cached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.batch_execute("CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counters VALUES (1, 0)")
+            .unwrap();
+        let count = cached.clone();
+        let instrumentation = move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { .. } = event {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        conn.set_instrumentation(Box::new(instrumentation) as Box<dyn Instrumentation>);
+        for expected in 1..=3 {
+            assert_eq!(bump(&mut conn).unwrap(), expected);
+        }
+        cached.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// diesel prepares a bare `UPDATE` anew on every run; wrapped, it is prepared once and
+    /// kept (the count updates of supports and pledges rely on it).
+    #[test]
+    fn keep_prepared_caches_an_update_that_diesel_would_not() {
+        let update = || {
+            diesel::update(counters::table.find(1))
+                .set(counters::n.eq(counters::n + 1))
+                .returning(counters::n)
+        };
+        assert_eq!(statements_cached(|c| update().get_result(c)), 0);
+        assert_eq!(
+            statements_cached(|c| super::KeepPrepared(update()).get_result(c)),
+            1
+        );
+    }
+
     /// `.cargo/config.toml` builds the bundled SQLite without memory management, which
     /// would put every connection's page cache behind one process-wide mutex (see there).
     #[test]
