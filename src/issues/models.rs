@@ -244,14 +244,22 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PositionIn {
 
 type Backend = <DbConnection as diesel::Connection>::Backend;
 
-impl diesel::query_builder::QueryFragment<Backend> for PositionIn {
-    fn walk_ast<'b>(
-        &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, Backend>,
-    ) -> QueryResult<()> {
-        Backend::walk_variant_ast(self, pass)
-    }
+/// The fragment of `$fragment` for the `MultiConnection`'s backend: whichever backend the
+/// connection is, the fragment that backend writes.
+macro_rules! written_per_backend {
+    ($fragment:ty) => {
+        impl diesel::query_builder::QueryFragment<Backend> for $fragment {
+            fn walk_ast<'b>(
+                &'b self,
+                pass: diesel::query_builder::AstPass<'_, 'b, Backend>,
+            ) -> QueryResult<()> {
+                Backend::walk_variant_ast(self, pass)
+            }
+        }
+    };
 }
+
+written_per_backend!(PositionIn);
 
 /// The key by which every index of `issues` refers to its row: `rowid` on SQLite, `id`
 /// (the primary key) on PostgreSQL. A search whose terms an index answers alone selects
@@ -293,14 +301,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IndexKey {
     }
 }
 
-impl diesel::query_builder::QueryFragment<Backend> for IndexKey {
-    fn walk_ast<'b>(
-        &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, Backend>,
-    ) -> QueryResult<()> {
-        Backend::walk_variant_ast(self, pass)
-    }
-}
+written_per_backend!(IndexKey);
 
 /// `key IN (subquery)` for a subquery over `issues` that selects [`IndexKey`]. diesel
 /// asks for an alias when a subquery reads the table of the query around it; this one
