@@ -491,8 +491,8 @@ pub fn search_issues(
             query = query.filter(PositionIn(bbox));
         } else {
             // The box comes first: SQLite tests the terms in the order written, and
-            // these two it answers from the index alone, while any other column
-            // (`hidden_at` below) makes it read the row.
+            // these two it answers from either index alone, while a column the index
+            // lacks (`hidden_at` below, for the (lat, lon) index) makes it read the row.
             query = query
                 .filter(issues::lat.between(bbox.min_lat, bbox.max_lat))
                 .filter(issues::lon.between(bbox.min_lon, bbox.max_lon));
