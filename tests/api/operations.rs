@@ -208,6 +208,14 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly() {
     // a burst of them is still in flight when the signal arrives.
     let run = uuid::Uuid::now_v7().simple().to_string();
     let email = |i: usize| format!("drain-{run}-{i}@example.org");
+    // Connections first, each with an answer on it: the burst then goes over connections
+    // the server already holds, which it reads at once. A request on a connection not yet
+    // accepted when the signal closes the listener is refused at the door, and on a busy
+    // machine the first answer could come back before any other had connected.
+    let warm = (0..8).map(|_| client.get(server.url("/health/live")).send());
+    for response in futures_util::future::join_all(warm).await {
+        assert_eq!(response.unwrap().status(), 200);
+    }
     let (done, mut finished) = tokio::sync::mpsc::unbounded_channel();
     for i in 0..8 {
         let request = client
