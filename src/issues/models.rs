@@ -337,39 +337,6 @@ where
     }
 }
 
-/// Holds for an issue in an open state (`Status::is_open`), as a list of constants: with
-/// the statuses bound one by one (`eq_any`), SQLite's statement would be prepared anew on
-/// every search (see [`one_of`]).
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct IsOpen;
-
-impl diesel::Expression for IsOpen {
-    type SqlType = diesel::sql_types::Bool;
-}
-
-impl diesel::AppearsOnTable<issues::table> for IsOpen {}
-
-impl<GroupBy> diesel::expression::ValidGrouping<GroupBy> for IsOpen {
-    type IsAggregate = diesel::expression::is_aggregate::No;
-}
-
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for IsOpen {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
-        // The statuses are the code's own identifiers (`[a-z_]+`), never user input.
-        let quoted: Vec<String> = Status::open_states()
-            .into_iter()
-            .map(|status| format!("'{status}'"))
-            .collect();
-        out.push_sql("issues.status IN (");
-        out.push_sql(&quoted.join(", "));
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
 /// A bounding box: min_lon, min_lat, max_lon, max_lat.
 #[derive(Debug, Clone, Copy)]
 pub struct BoundingBox {
@@ -429,9 +396,10 @@ type IssuePredicate =
 
 /// A column equal to one of `values` (`None` for none), as the `=` terms `equals` makes
 /// joined by `OR`, not `IN (…)`: diesel never keeps a statement with an `IN` list
-/// prepared, so the duplicate search of every `POST /issues` was parsed and planned
-/// anew, a third of its cost. SQLite reads such a chain on one column as the `IN` it stands for. The
-/// lists are short (`MAX_LIST_VALUES`), so the statements kept stay few.
+/// prepared, so the duplicate search of every `POST /issues` (by the open statuses) was
+/// parsed and planned anew, a third of its cost. SQLite reads such a chain on one
+/// column as the `IN` it stands for. The lists are short (the statuses, or at most
+/// `MAX_LIST_VALUES` from a query), so the statements kept stay few.
 fn one_of(values: &[String], equals: impl Fn(String) -> IssuePredicate) -> Option<IssuePredicate> {
     values
         .iter()
@@ -590,14 +558,22 @@ pub fn nearby_open(
     limit: i64,
 ) -> QueryResult<Vec<IssueRow>> {
     let (min_lat, max_lat, min_lon, max_lon) = circle.bounds();
+    let open: Vec<String> = Status::open_states()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     // The terms in the order of the index's columns: SQLite tests them in the order
     // written, each from the index entry.
-    let nearest = issues::table
+    let mut nearest = issues::table
         .select(IndexKey)
         .filter(issues::category_code.eq(category.to_owned()))
         .filter(issues::lat.between(min_lat, max_lat))
         .filter(issues::lon.between(min_lon, max_lon))
-        .filter(IsOpen)
+        .into_boxed();
+    if let Some(any_open) = one_of(&open, |status| Box::new(issues::status.eq(status))) {
+        nearest = nearest.filter(any_open);
+    }
+    let nearest = nearest
         .filter(issues::hidden_at.is_null())
         .filter(squared_distance!(circle).le(circle.squared_radius()))
         .order((squared_distance!(circle).asc(), IndexKey))
