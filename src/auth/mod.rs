@@ -9,5 +9,5 @@ pub mod tokens;
 
 pub use extractors::{
     AdminOnly, AuthUser, MaybeUser, Moderators, Officers, RoleGuard, RoleSet, Staff,
-    VerifiedCitizen,
+    VerifiedCitizen, Viewer,
 };

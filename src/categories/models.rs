@@ -195,11 +195,11 @@ fn split_keywords(stored: &str) -> Vec<String> {
 
 /// One category, active or not; `NotFound` (404) if there is none.
 pub fn find_category(conn: &mut DbConnection, code: &str) -> QueryResult<Category> {
-    categories::table
+    crate::db::on_backend!(conn, |c| categories::table
         .find(code)
         .select(CategoryRow::as_select())
-        .first(conn)?
-        .try_into()
+        .first(c))?
+    .try_into()
 }
 
 /// Every category (only the active ones unless `include_inactive`), by group, then name.

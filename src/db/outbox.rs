@@ -16,15 +16,17 @@ pub fn record(
     data: serde_json::Value,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::insert_into(outbox_events::table)
+    let id = uuid::Uuid::now_v7().to_string();
+    let data = data.to_string();
+    super::on_backend!(conn, |c| diesel::insert_into(outbox_events::table)
         .values((
-            outbox_events::id.eq(uuid::Uuid::now_v7().to_string()),
+            outbox_events::id.eq(&id),
             outbox_events::kind.eq(kind),
             outbox_events::subject_type.eq(subject.0),
             outbox_events::subject_id.eq(subject.1),
-            outbox_events::data.eq(data.to_string()),
+            outbox_events::data.eq(&data),
             outbox_events::created_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{issue_supports, issues};
-use crate::db::{DbConnection, KeepPrepared};
+use crate::db::{DbConnection, KeepPrepared, on_backend};
 
 /// An issue row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -55,10 +55,10 @@ impl IssueRow {
 /// change an issue check `hidden_at` against the caller (see
 /// `issues::routes::visible_issue`).
 pub fn find_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
-    issues::table
+    on_backend!(conn, |c| issues::table
         .find(id)
         .select(IssueRow::as_select())
-        .first(conn)
+        .first(c))
 }
 
 /// One issue the public may see; `NotFound` for a hidden one too.
@@ -89,10 +89,10 @@ use super::timeline::{EventKind, EventRow};
 use crate::db::schema::{accounts, issue_events, issue_follows};
 
 pub fn insert_issue(conn: &mut DbConnection, issue: &IssueRow) -> QueryResult<()> {
-    diesel::insert_into(issues::table)
+    on_backend!(conn, |c| diesel::insert_into(issues::table)
         .values(issue)
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }
 
 /// Mean Earth radius (IUGG), metres.
@@ -645,17 +645,6 @@ pub fn set_duplicate_of(conn: &mut DbConnection, id: &str, canonical: &str) -> Q
         .map(|_| ())
 }
 
-/// Runs the same statement on whichever backend the connection is: for the few
-/// statements (upserts) outside the two backends' shared subset.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            DbConnection::Sqlite($c) => $body,
-            DbConnection::Postgresql($c) => $body,
-        }
-    };
-}
-
 /// Which relation between an account and an issue.
 #[derive(Debug, Clone, Copy)]
 pub enum Bond {
@@ -784,13 +773,19 @@ pub fn bonds_of(
     issue_id: &str,
     account_id: &str,
 ) -> QueryResult<(bool, bool)> {
-    let follows = diesel::select(diesel::dsl::exists(
-        issue_follows::table
-            .filter(issue_follows::issue_id.eq(issue_id))
-            .filter(issue_follows::account_id.eq(account_id)),
+    on_backend!(conn, |c| diesel::select((
+        diesel::dsl::exists(
+            issue_supports::table
+                .filter(issue_supports::issue_id.eq(issue_id))
+                .filter(issue_supports::account_id.eq(account_id)),
+        ),
+        diesel::dsl::exists(
+            issue_follows::table
+                .filter(issue_follows::issue_id.eq(issue_id))
+                .filter(issue_follows::account_id.eq(account_id)),
+        ),
     ))
-    .get_result(conn)?;
-    Ok((is_supporter(conn, issue_id, account_id)?, follows))
+    .get_result(c))
 }
 
 /// Moves the supporters and followers of a duplicate to its canonical issue (those who

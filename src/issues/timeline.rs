@@ -116,7 +116,8 @@ pub fn record(
         Actor::Partner { client_id } => (None, Some(client_id.as_str()), PARTNER_ROLE),
         Actor::System => (None, None, "system"),
     };
-    diesel::insert_into(issue_events::table)
+    let data = event.data.map(|d| d.to_string());
+    crate::db::on_backend!(conn, |c| diesel::insert_into(issue_events::table)
         .values((
             issue_events::id.eq(&id),
             issue_events::issue_id.eq(issue_id),
@@ -127,10 +128,10 @@ pub fn record(
             issue_events::from_status.eq(event.from_status),
             issue_events::to_status.eq(event.to_status),
             issue_events::body.eq(event.body),
-            issue_events::data.eq(event.data.map(|d| d.to_string())),
+            issue_events::data.eq(&data),
             issue_events::created_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     crate::db::outbox::record(
         conn,
         event.kind.event_type(),

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{issue_photos, issues};
+use crate::db::{DbConnection, on_backend};
 use crate::domain::Role;
 use crate::issues::models::{IssueRow, is_supporter};
 use crate::issues::timeline::{self, Actor, EventKind, NewEvent};
@@ -43,15 +43,17 @@ pub fn list_photos(
     issue_id: &str,
     with_hidden: bool,
 ) -> QueryResult<Vec<PhotoRow>> {
-    let mut query = issue_photos::table
-        .filter(issue_photos::issue_id.eq(issue_id))
-        .order(issue_photos::id.asc())
-        .select(PhotoRow::as_select())
-        .into_boxed();
-    if !with_hidden {
-        query = query.filter(issue_photos::hidden_at.is_null());
-    }
-    query.load(conn)
+    on_backend!(conn, |c| {
+        let photos = issue_photos::table
+            .filter(issue_photos::issue_id.eq(issue_id))
+            .order(issue_photos::id.asc())
+            .select(PhotoRow::as_select());
+        if with_hidden {
+            photos.load(c)
+        } else {
+            photos.filter(issue_photos::hidden_at.is_null()).load(c)
+        }
+    })
 }
 
 /// Whether a photo, or the issue it shows, is hidden from the public.

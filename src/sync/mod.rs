@@ -154,15 +154,16 @@ fn insert(
     account_id: Option<&str>,
 ) -> QueryResult<()> {
     // `seq` and `txid` take their defaults: the log position is the database's to give.
-    diesel::insert_into(sync_changes::table)
+    let now = crate::db::now();
+    crate::db::on_backend!(conn, |c| diesel::insert_into(sync_changes::table)
         .values((
             sync_changes::entity_type.eq(entity.as_str()),
             sync_changes::entity_id.eq(id),
             sync_changes::account_id.eq(account_id),
-            sync_changes::created_at.eq(crate::db::now()),
+            sync_changes::created_at.eq(now),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }
 
 #[cfg(test)]

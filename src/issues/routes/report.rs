@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 
 use super::{allowed_for, issue_view, issue_views, sees_hidden, visible_issue};
-use crate::auth::{AuthUser, MaybeUser};
+use crate::auth::{AuthUser, Viewer};
 use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
 use crate::conditional;
@@ -234,8 +234,10 @@ fn split_list(field: &str, raw: Option<&str>) -> ApiResult<Vec<String>> {
     Ok(values)
 }
 
-/// The validated search of `GET /issues`.
-fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult<(Area, Filters)> {
+/// The validated search of `GET /issues`, and whether it asks for the caller's own
+/// reports (`reported_by=me`: the route's read fills in the account once it has checked
+/// the caller's session).
+fn parse_search(query: &ListIssuesQuery, signed_in: bool) -> ApiResult<(Area, Filters, bool)> {
     let mut errors = FieldErrors::new();
     let area = match (&query.near, &query.bbox) {
         (Some(_), Some(_)) => {
@@ -302,24 +304,22 @@ fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult
     if text.is_some_and(|q| q.chars().count() > 100) {
         errors.push(FieldError::new("q", "too_long", "At most 100 characters."));
     }
-    let reported_by = match query.reported_by.as_deref() {
-        None | Some("") => None,
-        Some("me") => match viewer {
-            Some(user) => Some(user.account_id.clone()),
-            None => {
-                return Err(ApiError::unauthorized(
-                    "missing_token",
-                    "`reported_by=me` needs `Authorization: Bearer <access token>`.",
-                ));
-            }
-        },
+    let mine = match query.reported_by.as_deref() {
+        None | Some("") => false,
+        Some("me") if signed_in => true,
+        Some("me") => {
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "`reported_by=me` needs `Authorization: Bearer <access token>`.",
+            ));
+        }
         Some(_) => {
             errors.push(FieldError::new(
                 "reported_by",
                 "unsupported",
                 "Only `me` is supported.",
             ));
-            None
+            false
         }
     };
     let updated_since = match query.updated_since.as_deref().filter(|s| !s.is_empty()) {
@@ -345,9 +345,10 @@ fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult
             categories: split_list("category", query.category.as_deref())?,
             statuses,
             text: text.map(str::to_lowercase),
-            reported_by,
+            reported_by: None,
             updated_since,
         },
+        mine,
     ))
 }
 
@@ -379,12 +380,12 @@ fn parse_search(query: &ListIssuesQuery, viewer: Option<&AuthUser>) -> ApiResult
 #[get("/issues")]
 pub async fn list_issues(
     state: web::Data<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: Viewer,
     query: web::Query<ListIssuesQuery>,
     deleted: web::Query<IncludeDeletedQuery>,
 ) -> ApiResult<web::Json<Page<IssueListItem>>> {
     let query = query.into_inner();
-    let (area, filters) = parse_search(&query, viewer.as_ref())?;
+    let (area, mut filters, mine) = parse_search(&query, viewer.signed_in())?;
     let include_deleted = deleted.include_deleted.unwrap_or(false);
     if include_deleted && filters.updated_since.is_none() {
         return Err(ApiError::invalid_field(
@@ -417,6 +418,11 @@ pub async fn list_issues(
     }
     let cursor_before = cursor.clone();
     let page = db::read(&state.pool, move |conn| {
+        let viewer = viewer.check(conn)?;
+        // `mine` comes only with a token, whose check answered an account or refused.
+        if let (true, Some(user)) = (mine, &viewer) {
+            filters.reported_by = Some(user.account_id.clone());
+        }
         let mut rows = models::search_issues(conn, area, &filters, cursor, limit + 1)?;
         let mut distances = Vec::with_capacity(rows.len());
         if let Area::Near(circle) = area {
@@ -537,7 +543,7 @@ fn with_tombstones(
 #[get("/issues/duplicates")]
 pub async fn list_duplicate_candidates(
     state: web::Data<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: Viewer,
     query: web::Query<DuplicatesQuery>,
 ) -> ApiResult<web::Json<Vec<IssueView>>> {
     let query = query.into_inner();
@@ -551,6 +557,7 @@ pub async fn list_duplicate_candidates(
         ));
     }
     let views = db::read(&state.pool, move |conn| {
+        let viewer = viewer.check(conn)?;
         let circle = Circle {
             lat: position.lat,
             lon: position.lon,
@@ -585,11 +592,12 @@ pub async fn list_duplicate_candidates(
 #[get("/issues/{id}")]
 pub async fn get_issue(
     state: web::Data<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: Viewer,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<IssueDetail>> {
     let id = id.into_inner();
     let detail = db::read(&state.pool, move |conn| {
+        let viewer = viewer.check(conn)?;
         issue_detail(conn, &id, viewer.as_ref())
     })
     .await?;
