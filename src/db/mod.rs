@@ -445,10 +445,6 @@ where
     .await?
 }
 
-/// The `(id, name)` pairs of the rows of `$table` whose `$id` is among `$ids` (a
-/// `&[String]`), as a map. One id is looked up with `=`, a statement each connection
-/// prepares once; a list needs `IN (…)`, whose text varies with its length, so it is
-/// prepared anew every time (the larger cost of a one-row lookup).
 /// Runs `$body` on the backend's own connection, bound to `$c`, instead of through the
 /// `MultiConnection`: the same statement, typed once for each backend.
 ///
@@ -473,6 +469,10 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// The `(id, name)` pairs of the rows of `$table` whose `$id` is among `$ids` (a
+/// `&[String]`), as a map. One id is looked up with `=`, a statement each connection
+/// prepares once; a list needs `IN (…)`, whose text varies with its length, so it is
+/// prepared anew every time (the larger cost of a one-row lookup).
 macro_rules! names_by_id {
     ($conn:expr, $table:path, $id:path, $name:path, $ids:expr) => {{
         let ids: &[String] = $ids;
