@@ -123,6 +123,7 @@ diesel::table! {
         media_url -> Nullable<Text>,
         open311_token -> Nullable<Text>,
         hidden_at -> Nullable<Timestamp>,
+        lon_cell -> Integer,
     }
 }
 

@@ -544,6 +544,79 @@ fn newest_first(
     Ok(rows.into_iter().map(|row| (row, None)).collect())
 }
 
+/// Strips of longitude per degree: `issues.lon_cell` is the strip an issue lies in (see
+/// the migration that made it), `(lon + 180) × 200` rounded down.
+const LON_CELLS_PER_DEGREE: f64 = 200.0;
+
+/// The most strips a search names. A box wider than that (a duplicate search's 250 m is
+/// two or three strips up to 60° of latitude, six or seven at 80°) searches the whole band.
+const MOST_LON_CELLS: usize = 8;
+
+/// The strips between two longitudes, both included; none when there would be more than
+/// [`MOST_LON_CELLS`]. The arithmetic is the column's, in the same double precision, so
+/// a point in the box is in one of them.
+fn lon_cells(min_lon: f64, max_lon: f64) -> Vec<i32> {
+    // Within ±180°, the strips are 0 to 72,000: the casts neither saturate nor wrap.
+    let cell = |lon: f64| ((lon + 180.0) * LON_CELLS_PER_DEGREE).floor() as i32;
+    let cells: Vec<i32> = (cell(min_lon)..=cell(max_lon)).collect();
+    if cells.len() > MOST_LON_CELLS {
+        return Vec::new();
+    }
+    cells
+}
+
+/// Holds for the issues in one of the strips of longitude ([`lon_cells`], never empty),
+/// written for each backend's index:
+/// - SQLite: `lon_cell IN (?, …)`, a bind per strip. The text varies only with the count,
+///   so the statements stay few and prepared (diesel's own `IN` list is parsed each time).
+/// - PostgreSQL: `lon_cell = ANY(?)`, one array. With the `OR`s of one column a list
+///   becomes there, the planner scans the index once per strip and then reads every row
+///   it found; with `ANY` it reads the index alone, which holds the id (1M issues:
+///   0.6 ms against 3.0 ms).
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+struct CellIn(Vec<i32>);
+
+impl diesel::Expression for CellIn {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl diesel::AppearsOnTable<issues::table> for CellIn {}
+
+impl<GroupBy> diesel::expression::ValidGrouping<GroupBy> for CellIn {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for CellIn {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("issues.lon_cell IN (");
+        for (i, cell) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<diesel::sql_types::Integer, _>(cell)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CellIn {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("issues.lon_cell = ANY(");
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.0)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+written_per_backend!(CellIn);
+
 /// Up to `limit` open issues of a category within `radius_m` of a point, nearest first.
 ///
 /// In two steps, so that few rows are read: the index `issues_open_by_category` holds
@@ -563,13 +636,20 @@ pub fn nearby_open(
         .map(str::to_owned)
         .collect();
     // The terms in the order of the index's columns: SQLite tests them in the order
-    // written, each from the index entry.
+    // written, each from the index entry. With the strips, the index is
+    // `issues_open_by_category_cell`, read strip by strip within the band of latitude;
+    // without, `issues_open_by_category`, read across the whole band.
     let mut nearest = issues::table
         .select(IndexKey)
         .filter(issues::category_code.eq(category.to_owned()))
-        .filter(issues::lat.between(min_lat, max_lat))
-        .filter(issues::lon.between(min_lon, max_lon))
         .into_boxed();
+    let cells = lon_cells(min_lon, max_lon);
+    if !cells.is_empty() {
+        nearest = nearest.filter(CellIn(cells));
+    }
+    nearest = nearest
+        .filter(issues::lat.between(min_lat, max_lat))
+        .filter(issues::lon.between(min_lon, max_lon));
     if let Some(any_open) = one_of(&open, |status| Box::new(issues::status.eq(status))) {
         nearest = nearest.filter(any_open);
     }

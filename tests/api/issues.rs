@@ -490,6 +490,50 @@ async fn duplicate_suggestions_are_open_issues_of_the_category_within_250_metres
 }
 
 #[actix_web::test]
+async fn duplicate_suggestions_reach_across_strips_of_longitude_and_far_north() {
+    // The search reads its index strip by strip (0.005° of longitude each, cut at the
+    // multiples of 0.005°); far north a 250 m box spans more strips than it names, and
+    // it reads the whole band of latitude instead (85°).
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    for (lat, edge) in [(LAT, -0.125), (80.0, 10.0), (85.0, 20.0)] {
+        let metres_per_degree = M_PER_DEG * f64::cos(lat.to_radians());
+        let east = |metres: f64| edge + metres / metres_per_degree;
+        for (title, metres) in [
+            ("east 300", 300.0),
+            ("west 150", -150.0),
+            ("east 240", 240.0),
+            ("west 260", -260.0),
+            ("east 100", 100.0),
+        ] {
+            report(
+                &app,
+                &ada,
+                litter(&format!("{lat} {title}"), lat, east(metres)),
+            )
+            .await;
+        }
+        let found = get(
+            &app,
+            &format!("/issues/duplicates?lat={lat}&lon={edge}&category=litter"),
+            None,
+        )
+        .await;
+        let found: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = ["east 100", "west 150", "east 240"]
+            .iter()
+            .map(|title| format!("{lat} {title}"))
+            .collect();
+        assert_eq!(found, expected, "at {lat}°");
+    }
+}
+
+#[actix_web::test]
 async fn the_reporter_edits_while_reported_and_staff_at_any_time() {
     let app = TestApp::spawn().await;
     let ada = app.citizen("ada@example.org").await;
