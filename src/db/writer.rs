@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::{
-    ConnectionManager, DbConnection, LONGEST_WRITE_WAIT, begin_outer, transaction, waited_too_long,
+    ConnectionManager, DbConnection, LONGEST_WRITE_WAIT, begin_outer, mark_broken, run_prepared,
+    waited_too_long,
 };
 use crate::error::{ApiError, is_transient};
 use diesel::r2d2::ManageConnection;
@@ -122,7 +123,7 @@ where
         self.outcome = Some(if self.queued.elapsed() > LONGEST_WRITE_WAIT {
             Err(waited_too_long())
         } else {
-            transaction(conn, f)
+            in_savepoint(conn, f)
         });
     }
 
@@ -136,6 +137,30 @@ where
         // A caller that went away meanwhile has no use for the answer.
         let _ = self.answer.send(outcome);
     }
+}
+
+/// Runs `f` in a savepoint of the open transaction, so that its failure undoes only its
+/// own changes. The savepoint's statements are kept prepared ([`run_prepared`]): through
+/// diesel's transaction manager each write had two more statements parsed. Should the
+/// savepoint not end as it should, the connection is marked broken ([`mark_broken`]), so
+/// the transaction fails to commit, and every write in it with it, rather than commit a
+/// write that was to be undone.
+fn in_savepoint<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    run_prepared(conn, "SAVEPOINT civitas_write")?;
+    let outcome = f(conn);
+    let ended = match outcome {
+        Ok(_) => run_prepared(conn, "RELEASE civitas_write"),
+        Err(_) => run_prepared(conn, "ROLLBACK TO civitas_write")
+            .and_then(|()| run_prepared(conn, "RELEASE civitas_write")),
+    };
+    if let Err(error) = ended {
+        mark_broken(conn);
+        return Err(error.into());
+    }
+    outcome
 }
 
 /// Why a transaction did not commit, told to each write it held.
