@@ -288,6 +288,13 @@ impl<R: RoleSet + 'static> FromRequest for RoleGuard<R> {
     }
 }
 
+/// Whether a read route serves the request as it serves the public: it carries no
+/// `Authorization` header, or a partner client's token (partners read public routes as
+/// the public does). [`MaybeUser`] and [`Viewer`] both decide by this.
+fn reads_as_public(req: &HttpRequest) -> bool {
+    !req.headers().contains_key(header::AUTHORIZATION) || has_partner_token(req)
+}
+
 /// The signed-in account when the request carries a token, `None` when it carries none
 /// (or a partner client's token: partners see what the public sees).
 /// A token that is present but not valid is still refused (401): a client with a broken
@@ -300,11 +307,7 @@ impl FromRequest for MaybeUser {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        if !req.headers().contains_key(header::AUTHORIZATION) {
-            return Box::pin(async { Ok(Self(None)) });
-        }
-        // A partner client reads public routes as the public does.
-        if has_partner_token(req) {
+        if reads_as_public(req) {
             return Box::pin(async { Ok(Self(None)) });
         }
         let user = AuthUser::from_request(req, payload);
@@ -329,7 +332,7 @@ impl FromRequest for Viewer {
 
 impl Viewer {
     fn pending(req: &HttpRequest) -> Result<Self, ApiError> {
-        if !req.headers().contains_key(header::AUTHORIZATION) || has_partner_token(req) {
+        if reads_as_public(req) {
             return Ok(Self(None));
         }
         let token = bearer_token(req)?;
