@@ -5,7 +5,9 @@ pub mod outbox;
 pub mod schema;
 mod writer;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{
+    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+};
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -258,6 +260,30 @@ where
     }
 }
 
+/// Runs `$body` on the backend's own connection, bound to `$c`, instead of through the
+/// `MultiConnection`: the same statement, typed once for each backend.
+///
+/// - For the statements outside the two backends' shared subset (upserts), and for a
+///   query whose columns come from `as_select()`, whose type names its backend.
+/// - For the statements every request makes (the session check, an issue and its views,
+///   the support and report writes). The derive's wrapper writes a query's whole SQL
+///   text out again on every run, even for a statement it has prepared already, and
+///   walks the query twice more to see whether it may be cached and to collect its
+///   binds: 18% of the server's samples under issue detail reads. The backend's own
+///   connection finds a prepared statement by the query's type and only collects the
+///   binds.
+///
+/// A query boxed for the `MultiBackend` does not compile here: box it inside `$body`.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 fn begin_outer(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     match conn {
         DbConnection::Sqlite(inner) => {
@@ -268,17 +294,16 @@ fn begin_outer(conn: &mut DbConnection) -> diesel::QueryResult<()> {
 }
 
 fn in_transaction(conn: &mut DbConnection) -> diesel::QueryResult<bool> {
-    let depth = match conn {
-        DbConnection::Sqlite(inner) => <AnsiTransactionManager as TransactionManager<
-            SqliteConnection,
-        >>::transaction_manager_status_mut(inner)
-        .transaction_depth()?,
-        DbConnection::Postgresql(inner) => <AnsiTransactionManager as TransactionManager<
-            PgConnection,
-        >>::transaction_manager_status_mut(inner)
-        .transaction_depth()?,
-    };
+    let depth = on_backend!(conn, |c| manager_status(c).transaction_depth())?;
     Ok(depth.is_some())
+}
+
+/// What diesel's transaction manager knows of `conn`'s transactions.
+fn manager_status<C>(conn: &mut C) -> &mut TransactionManagerStatus
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
+    <AnsiTransactionManager as TransactionManager<C>>::transaction_manager_status_mut(conn)
 }
 
 tokio::task_local! {
@@ -467,10 +492,7 @@ impl Drop for OpenRead<'_> {
 /// would parse it anew each time.
 fn run_prepared(conn: &mut DbConnection, sql: &'static str) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
-    match conn {
-        DbConnection::Sqlite(c) => KeepPrepared(diesel::sql_query(sql)).execute(c)?,
-        DbConnection::Postgresql(c) => KeepPrepared(diesel::sql_query(sql)).execute(c)?,
-    };
+    on_backend!(conn, |c| KeepPrepared(diesel::sql_query(sql)).execute(c))?;
     Ok(())
 }
 
@@ -478,17 +500,7 @@ fn run_prepared(conn: &mut DbConnection, sql: &'static str) -> diesel::QueryResu
 /// connection and the writer reconnects: for a transaction left in a state nothing
 /// can vouch for.
 fn mark_broken(conn: &mut DbConnection) {
-    fn in_error<C>(conn: &mut C)
-    where
-        C: Connection<TransactionManager = AnsiTransactionManager>,
-    {
-        <AnsiTransactionManager as TransactionManager<C>>::transaction_manager_status_mut(conn)
-            .set_in_error();
-    }
-    match conn {
-        DbConnection::Sqlite(c) => in_error(c),
-        DbConnection::Postgresql(c) => in_error(c),
-    }
+    on_backend!(conn, |c| manager_status(c).set_in_error());
 }
 
 /// Runs `f` in a write transaction and answers once it has committed: on SQLite on the
@@ -513,30 +525,6 @@ where
     })
     .await?
 }
-
-/// Runs `$body` on the backend's own connection, bound to `$c`, instead of through the
-/// `MultiConnection`: the same statement, typed once for each backend.
-///
-/// - For the statements outside the two backends' shared subset (upserts), and for a
-///   query whose columns come from `as_select()`, whose type names its backend.
-/// - For the statements every request makes (the session check, an issue and its views,
-///   the support and report writes). The derive's wrapper writes a query's whole SQL
-///   text out again on every run, even for a statement it has prepared already, and
-///   walks the query twice more to see whether it may be cached and to collect its
-///   binds: 18% of the server's samples under issue detail reads. The backend's own
-///   connection finds a prepared statement by the query's type and only collects the
-///   binds.
-///
-/// A query boxed for the `MultiBackend` does not compile here: box it inside `$body`.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Sqlite($c) => $body,
-            $crate::db::DbConnection::Postgresql($c) => $body,
-        }
-    };
-}
-pub(crate) use on_backend;
 
 /// The `(id, name)` pairs of the rows of `$table` whose `$id` is among `$ids` (a
 /// `&[String]`), as a map. One id is looked up with `=`, a statement each connection
