@@ -59,8 +59,12 @@ async fn delete(app: &TestApp, who: &Citizen, path: &str) -> reqwest::Response {
 }
 
 fn titles(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
+    list_titles(&page["items"])
+}
+
+/// The titles of a JSON array of issues, in order.
+fn list_titles(list: &Value) -> Vec<String> {
+    list.as_array()
         .unwrap()
         .iter()
         .map(|i| i["title"].as_str().unwrap().to_owned())
@@ -448,22 +452,13 @@ async fn duplicate_suggestions_are_open_issues_of_the_category_within_250_metres
         .json()
         .await
         .unwrap();
-    let found: Vec<&str> = found
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(found, ["at 50", "at 200"]);
+    assert_eq!(list_titles(&found), ["at 50", "at 200"]);
 
     let fresh = report(&app, &ada, litter("new report", LAT, LON)).await;
-    let suggested: Vec<&str> = fresh["possible_duplicates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap())
-        .collect();
-    assert_eq!(suggested, ["at 50", "at 200"]);
+    assert_eq!(
+        list_titles(&fresh["possible_duplicates"]),
+        ["at 50", "at 200"]
+    );
 
     for _ in 0..6 {
         report(&app, &ada, litter("crowded", north(100.0), LON)).await;
@@ -519,17 +514,11 @@ async fn duplicate_suggestions_reach_across_strips_of_longitude_and_far_north() 
             None,
         )
         .await;
-        let found: Vec<&str> = found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["title"].as_str().unwrap())
-            .collect();
         let expected: Vec<String> = ["east 100", "west 150", "east 240"]
             .iter()
             .map(|title| format!("{lat} {title}"))
             .collect();
-        assert_eq!(found, expected, "at {lat}°");
+        assert_eq!(list_titles(&found), expected, "at {lat}°");
     }
 }
 
