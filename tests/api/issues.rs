@@ -261,6 +261,61 @@ async fn a_near_search_is_exact_at_the_radius_edge_and_nearest_first() {
     assert_eq!(titles(&wide).last().unwrap(), "outside 1010");
 }
 
+/// A near search reads only the rows that can be on its page (on SQLite it asks the
+/// spatial index how near the page's last issue can be). Paging through a crowd with a
+/// wide radius, in small pages whose edges fall between issues a few decimetres apart,
+/// at one point, and next to hidden issues, must give every listed issue once, nearest
+/// first and by id at equal distance, the same as one large page.
+#[actix_web::test]
+async fn near_pages_through_a_crowd_are_nearest_first_and_skip_hidden_issues() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let metres = [
+        5.0, 5.3, 5.6, 20.0, 20.2, 40.0, 40.0, 60.0, 60.4, 70.0, 70.0, 80.0, 100.0, 100.5, 120.0,
+        140.0, 140.2, 160.0, 2000.0,
+    ];
+    let hidden = ["5.3", "40.0 b", "100.5"];
+    let mut issues = Vec::new();
+    for (i, distance) in metres.into_iter().enumerate() {
+        let twin = i > 0 && metres[i - 1] == distance;
+        let title = format!("{distance:.1}{}", if twin { " b" } else { "" });
+        // Twins share the point; the others go round the compass.
+        let bearing = f64::from(if twin { i - 1 } else { i } as u32 * 47).to_radians();
+        let lat = LAT + distance * bearing.cos() / M_PER_DEG;
+        let lon = LON + distance * bearing.sin() / (M_PER_DEG * LAT.to_radians().cos());
+        let issue = report(&app, &ada, litter(&title, lat, lon)).await;
+        let id = issue["id"].as_str().unwrap().to_owned();
+        if hidden.contains(&title.as_str()) {
+            app.execute_sql(&format!(
+                "UPDATE issues SET hidden_at = CURRENT_TIMESTAMP WHERE id = '{id}'"
+            ))
+            .unwrap();
+        } else if distance < 1000.0 {
+            issues.push((distance, id, title));
+        }
+    }
+    // Nearest first; at one distance (the twins), by id.
+    issues.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let expected: Vec<String> = issues.into_iter().map(|(_, _, title)| title).collect();
+    let search = format!("/issues?near={LAT},{LON}&radius=1000");
+    let whole = get(&app, &format!("{search}&limit=100"), None).await;
+    assert_eq!(titles(&whole), expected);
+    for limit in [1, 2, 3, 5] {
+        let query = format!("{search}&limit={limit}");
+        let (mut seen, mut url) = (Vec::new(), query.clone());
+        loop {
+            let page = get(&app, &url, None).await;
+            assert!(titles(&page).len() <= limit, "{url}");
+            seen.extend(titles(&page));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => url = format!("{query}&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+}
+
 /// Near searches narrow through a spatial index: on SQLite an R*Tree that triggers keep
 /// and that is keyed by rowid, on PostgreSQL a GiST index. It follows issues moved or
 /// deleted in the database behind the API, and survives a VACUUM (which keeps rowids).
