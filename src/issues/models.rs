@@ -540,7 +540,7 @@ impl Ring {
     /// least [`FIRST_STEP_M`]: a dense map holds the page in a small part of a wide circle.
     fn to_nearest(
         self,
-        conn: &mut diesel::SqliteConnection,
+        conn: &mut DbConnection,
         circle: Circle,
         cursor: Option<&IssueCursor>,
         limit: i64,
@@ -554,15 +554,17 @@ impl Ring {
             radius_m /= 4.0;
         }
         loop {
-            let step = Circle { radius_m, ..circle };
             let nth = NthInRing {
-                bbox: step.bounding_box(),
+                circle,
+                bbox: Circle { radius_m, ..circle }.bounding_box(),
                 ring: self,
                 after,
                 offset: (limit - 1).max(0),
-            }
-            .get_result::<f64>(conn)
-            .optional()?;
+            };
+            let nth = match conn {
+                DbConnection::Sqlite(c) => nth.get_result::<f64>(c).optional()?,
+                DbConnection::Postgresql(c) => nth.on_postgres(c)?,
+            };
             if let Some(d) = nth {
                 let to = (d.sqrt() + 2.0 * TREE_SLACK).powi(2);
                 if to >= self.to {
@@ -585,15 +587,37 @@ impl Ring {
 /// The smallest circle in which [`Ring::to_nearest`] first looks for a page's issues.
 const FIRST_STEP_M: f64 = 50.0;
 
-/// `SELECT` the distance of the `offset + 1`th nearest entry of the tree inside `ring`
-/// and farther than `after` (as [`Ring::walk_midpoint_distance`] measures them), from the
-/// tree alone. SQLite only.
+/// `SELECT` the distance of the `offset + 1`th nearest entry of the spatial index inside
+/// `bbox` and `ring` and farther than `after`, from the index alone. On SQLite, from the
+/// R*Tree's entries (as [`Ring::walk_midpoint_distance`] measures them); on PostgreSQL,
+/// of the listed issues, from the positions the GiST index includes.
 #[derive(Debug, Clone, Copy)]
 struct NthInRing {
+    circle: Circle,
     bbox: BoundingBox,
     ring: Ring,
     after: f64,
     offset: i64,
+}
+
+impl NthInRing {
+    fn on_postgres(self, conn: &mut diesel::PgConnection) -> QueryResult<Option<f64>> {
+        let d2 = squared_distance!(self.circle);
+        issues::table
+            .filter(PositionIn {
+                bbox: self.bbox,
+                ring: self.ring,
+            })
+            .filter(issues::hidden_at.is_null())
+            .filter(d2.gt(self.after))
+            .filter(d2.le(self.ring.to))
+            .select(d2)
+            .order(d2.asc())
+            .offset(self.offset)
+            .limit(1)
+            .get_result::<f64>(conn)
+            .optional()
+    }
 }
 
 impl diesel::query_builder::QueryId for NthInRing {
@@ -632,10 +656,10 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NthInRing 
 /// computed afterwards by the caller.
 ///
 /// A near search on SQLite reads the rows of the tree entries in its ring only (see
-/// [`PositionIn`]). Without other filters it first asks the tree how near the `limit`th
-/// entry is, and reads only the rows that can be on the page: without that, a search of
-/// the default 1 km in a dense part of a map of a million issues read 106,000 rows (and
-/// sorted them) for a page of 50.
+/// [`PositionIn`]). Without other filters it first asks the spatial index alone how near
+/// the `limit`th issue is ([`Ring::to_nearest`]), and reads only the rows that can be on
+/// the page: without that, a search of the default 1 km in a dense part of a map of a
+/// million issues read 106,000 rows (and sorted them) for a page of 50.
 pub fn search_issues(
     conn: &mut DbConnection,
     area: Area,
@@ -655,11 +679,9 @@ pub fn search_issues(
         && filters.text.is_none()
         && filters.reported_by.is_none()
         && filters.updated_since.is_none();
-    let nearest = match conn {
-        DbConnection::Sqlite(c) if unfiltered => {
-            ring.to_nearest(c, circle, cursor.as_ref(), limit)?
-        }
-        _ => None,
+    let nearest = match unfiltered {
+        true => ring.to_nearest(conn, circle, cursor.as_ref(), limit)?,
+        false => None,
     };
     if let Some(nearest) = nearest {
         let rows = search_in(conn, area, filters, cursor.clone(), limit, Some(nearest))?;
