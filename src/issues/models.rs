@@ -549,38 +549,78 @@ impl Ring {
             Some(IssueCursor::Distance { d, .. }) if *d >= 0.0 => (d.sqrt() + TREE_SLACK).powi(2),
             _ => -1.0,
         };
-        let mut radius_m = circle.radius_m;
-        while radius_m / 4.0 >= FIRST_STEP_M {
-            radius_m /= 4.0;
+        let mut radii = vec![circle.radius_m];
+        while let Some(smaller) = radii.last().map(|r| r / 4.0).filter(|r| *r >= FIRST_STEP_M) {
+            radii.push(smaller);
         }
-        loop {
-            let nth = NthInRing {
-                circle,
-                bbox: Circle { radius_m, ..circle }.bounding_box(),
-                ring: self,
-                after,
-                offset: (limit - 1).max(0),
-            };
-            let nth = match conn {
-                DbConnection::Sqlite(c) => nth.get_result::<f64>(c).optional()?,
-                DbConnection::Postgresql(c) => nth.on_postgres(c)?,
-            };
-            if let Some(d) = nth {
-                let to = (d.sqrt() + 2.0 * TREE_SLACK).powi(2);
-                if to >= self.to {
-                    return Ok(None);
+        let steps = radii.into_iter().rev().map(|radius_m| NthInRing {
+            circle,
+            bbox: Circle { radius_m, ..circle }.bounding_box(),
+            ring: self,
+            after,
+            offset: (limit - 1).max(0),
+        });
+        let nth = match conn {
+            // In process, a step the search does not need costs nothing: one at a time.
+            DbConnection::Sqlite(c) => {
+                let mut found = None;
+                for step in steps {
+                    found = step.get_result::<f64>(c).optional()?;
+                    if found.is_some() {
+                        break;
+                    }
                 }
-                let reach = Circle {
-                    radius_m: to.sqrt() * METRES_PER_DEGREE,
-                    ..circle
-                };
-                return Ok(Some((Ring { to, ..self }, reach.bounding_box())));
+                found
             }
-            if radius_m >= circle.radius_m {
-                return Ok(None);
+            // One round trip: PostgreSQL runs a step only if the smaller ones found nothing.
+            DbConnection::Postgresql(c) => {
+                FirstOf(steps.map(NthInRing::on_postgres).collect()).get_result::<Option<f64>>(c)?
             }
-            radius_m = (radius_m * 4.0).min(circle.radius_m);
+        };
+        let Some(d) = nth else {
+            return Ok(None);
+        };
+        let to = (d.sqrt() + 2.0 * TREE_SLACK).powi(2);
+        if to >= self.to {
+            return Ok(None);
         }
+        let reach = Circle {
+            radius_m: to.sqrt() * METRES_PER_DEGREE,
+            ..circle
+        };
+        Ok(Some((Ring { to, ..self }, reach.bounding_box())))
+    }
+}
+
+/// `SELECT COALESCE((step), (step), …)`: the first step's answer that is not `NULL`.
+/// PostgreSQL evaluates each subquery (an init plan) only when `COALESCE` reaches it.
+struct FirstOf(Vec<issues::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Double>>);
+
+impl diesel::query_builder::QueryId for FirstOf {
+    // Cached by its SQL text: one per number of steps.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for FirstOf {
+    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Double>;
+}
+
+impl<C> RunQueryDsl<C> for FirstOf {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FirstOf {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT COALESCE(");
+        for (i, step) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            diesel::query_builder::QueryFragment::<diesel::pg::Pg>::walk_ast(step, out.reborrow())?;
+            out.push_sql(")");
+        }
+        out.push_sql(")");
+        Ok(())
     }
 }
 
@@ -601,7 +641,8 @@ struct NthInRing {
 }
 
 impl NthInRing {
-    fn on_postgres(self, conn: &mut diesel::PgConnection) -> QueryResult<Option<f64>> {
+    /// This step on PostgreSQL, for [`FirstOf`].
+    fn on_postgres(self) -> issues::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Double> {
         let d2 = squared_distance!(self.circle);
         issues::table
             .filter(PositionIn {
@@ -615,8 +656,7 @@ impl NthInRing {
             .order(d2.asc())
             .offset(self.offset)
             .limit(1)
-            .get_result::<f64>(conn)
-            .optional()
+            .into_boxed()
     }
 }
 
