@@ -565,7 +565,7 @@ impl Ring {
             DbConnection::Sqlite(c) => {
                 let mut found = None;
                 for step in steps {
-                    found = step.get_result::<f64>(c).optional()?;
+                    found = KeepPrepared(step).get_result::<f64>(c).optional()?;
                     if found.is_some() {
                         break;
                     }
@@ -573,8 +573,10 @@ impl Ring {
                 found
             }
             // One round trip: PostgreSQL runs a step only if the smaller ones found nothing.
+            // As many texts as there can be steps: few enough to keep prepared.
             DbConnection::Postgresql(c) => {
-                FirstOf(steps.map(NthInRing::on_postgres).collect()).get_result::<Option<f64>>(c)?
+                KeepPrepared(FirstOf(steps.map(NthInRing::on_postgres).collect()))
+                    .get_result::<Option<f64>>(c)?
             }
         };
         let Some(d) = nth else {
@@ -596,17 +598,9 @@ impl Ring {
 /// PostgreSQL evaluates each subquery (an init plan) only when `COALESCE` reaches it.
 struct FirstOf(Vec<issues::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Double>>);
 
-impl diesel::query_builder::QueryId for FirstOf {
-    // Cached by its SQL text: one per number of steps.
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
 impl diesel::query_builder::Query for FirstOf {
     type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Double>;
 }
-
-impl<C> RunQueryDsl<C> for FirstOf {}
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FirstOf {
     fn walk_ast<'b>(
@@ -660,17 +654,9 @@ impl NthInRing {
     }
 }
 
-impl diesel::query_builder::QueryId for NthInRing {
-    // Cached by its SQL text, which is always the same.
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
 impl diesel::query_builder::Query for NthInRing {
     type SqlType = diesel::sql_types::Double;
 }
-
-impl<C> RunQueryDsl<C> for NthInRing {}
 
 impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NthInRing {
     fn walk_ast<'b>(
