@@ -21,11 +21,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     match command {
         Command::Serve => serve(config).await,
-        Command::Migrate => blocking(config, |conn| {
-            let applied = db::run_migrations(conn)?;
+        // Not through `blocking`, which migrates first: there would be nothing to report.
+        Command::Migrate => {
+            let applied = db::run_migrations(&mut db::connect(&config)?)?;
             println!("{} migration(s) applied", applied.len());
             Ok(())
-        }),
+        }
         Command::User(UserCommand::Create {
             email,
             password_stdin: _,

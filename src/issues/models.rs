@@ -535,7 +535,8 @@ impl Ring {
     /// more than the slack) is `d` away, so is at most the `limit`th of all of them, so
     /// the first `limit` issues past the cursor are all within `d` plus the slack, and
     /// their entries within `d` plus twice the slack. Unless a hidden issue was among
-    /// those entries: then the rows read fall short, and the caller reads the whole ring.
+    /// those entries (SQLite's tree holds them; PostgreSQL's steps leave them out): then
+    /// the rows read fall short, and the caller reads the whole ring.
     /// The tree is asked in circles four times wider each time, from the smallest of at
     /// least [`FIRST_STEP_M`]: a dense map holds the page in a small part of a wide circle.
     fn to_nearest(
@@ -682,10 +683,11 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NthInRing 
 /// computed afterwards by the caller.
 ///
 /// A near search on SQLite reads the rows of the tree entries in its ring only (see
-/// [`PositionIn`]). Without other filters it first asks the spatial index alone how near
-/// the `limit`th issue is ([`Ring::to_nearest`]), and reads only the rows that can be on
-/// the page: without that, a search of the default 1 km in a dense part of a map of a
-/// million issues read 106,000 rows (and sorted them) for a page of 50.
+/// [`PositionIn`]). Without other filters, on both backends, it first asks the spatial
+/// index alone how near the `limit`th issue is ([`Ring::to_nearest`]), and reads only
+/// the rows that can be on the page: without that, a search of the default 1 km in a
+/// dense part of a map of a million issues read 106,000 rows (and sorted them) for a
+/// page of 50.
 pub fn search_issues(
     conn: &mut DbConnection,
     area: Area,
@@ -705,9 +707,10 @@ pub fn search_issues(
         && filters.text.is_none()
         && filters.reported_by.is_none()
         && filters.updated_since.is_none();
-    let nearest = match unfiltered {
-        true => ring.to_nearest(conn, circle, cursor.as_ref(), limit)?,
-        false => None,
+    let nearest = if unfiltered {
+        ring.to_nearest(conn, circle, cursor.as_ref(), limit)?
+    } else {
+        None
     };
     if let Some(nearest) = nearest {
         let rows = search_in(conn, area, filters, cursor.clone(), limit, Some(nearest))?;

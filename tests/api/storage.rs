@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Text};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::helpers::{TestApp, backend_is_postgres};
+use crate::helpers::{NodeDatabase, TestApp, backend_is_postgres};
 
 #[derive(QueryableByName)]
 struct JournalMode {
@@ -98,6 +98,41 @@ fn the_two_migration_folders_stay_in_step() {
     for files in sqlite.values() {
         assert_eq!(files, &["down.sql", "up.sql"]);
     }
+}
+
+/// `civitas migrate` on a new database applies every migration and says how many (it
+/// used to migrate before its own run and report none); run again, it applies none.
+#[test]
+fn migrate_reports_the_migrations_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = NodeDatabase::fresh(dir.path());
+    let migrate = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+            .arg("migrate")
+            .env("DATABASE_URL", &database.url)
+            .env("CIVITAS_DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let folder = if database.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let all = migrations_in(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(folder),
+    );
+    assert_eq!(migrate(), format!("{} migration(s) applied", all.len()));
+    assert_eq!(migrate(), "0 migration(s) applied");
 }
 
 #[actix_web::test]
