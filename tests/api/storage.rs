@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Text};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::helpers::{NodeDatabase, TestApp, backend_is_postgres};
+use crate::helpers::{Node, NodeDatabase, TestApp, backend_is_postgres};
 
 #[derive(QueryableByName)]
 struct JournalMode {
@@ -106,21 +106,8 @@ fn the_two_migration_folders_stay_in_step() {
 fn migrate_reports_the_migrations_it_applied() {
     let dir = tempfile::tempdir().unwrap();
     let database = NodeDatabase::fresh(dir.path());
-    let migrate = || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
-            .arg("migrate")
-            .env("DATABASE_URL", &database.url)
-            .env("CIVITAS_DATA_DIR", dir.path())
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
+    let node = Node::new(&database.url, dir.path());
+    let migrate = || node.cli(&["migrate"], "").trim().to_owned();
     let folder = if database.is_postgres() {
         "postgres"
     } else {
