@@ -481,13 +481,18 @@ struct Ring {
     slope: f64,
     from: f64,
     to: f64,
+    /// Beyond this (squared), an entry lies past the cursor for certain: by more than the
+    /// slack. `-1` without a cursor.
+    past: f64,
 }
 
 impl Ring {
     fn around(circle: Circle, cursor: Option<&IssueCursor>) -> Ring {
-        let inner = match cursor {
-            Some(IssueCursor::Distance { d, .. }) if *d > 0.0 => d.sqrt() - TREE_SLACK,
-            _ => 0.0,
+        let (inner, past) = match cursor {
+            Some(IssueCursor::Distance { d, .. }) if *d >= 0.0 => {
+                (d.sqrt() - TREE_SLACK, (d.sqrt() + TREE_SLACK).powi(2))
+            }
+            _ => (0.0, -1.0),
         };
         let (c0, slope) = circle.longitude_terms();
         Ring {
@@ -497,6 +502,7 @@ impl Ring {
             slope,
             from: if inner > 0.0 { inner * inner } else { -1.0 },
             to: (circle.squared_radius().sqrt() + TREE_SLACK).powi(2),
+            past,
         }
     }
 
@@ -529,7 +535,7 @@ impl Ring {
 
 impl Ring {
     /// This ring cut down to the tree entries that can be among the first `limit` issues
-    /// past `cursor`, with the box that holds them, or `None` when that cuts nothing.
+    /// past its cursor, with the box that holds them, or `None` when that cuts nothing.
     ///
     /// If the `limit`th nearest of some entries that lie past the cursor for certain (by
     /// more than the slack) is `d` away, so is at most the `limit`th of all of them, so
@@ -543,13 +549,8 @@ impl Ring {
         self,
         conn: &mut DbConnection,
         circle: Circle,
-        cursor: Option<&IssueCursor>,
         limit: i64,
     ) -> QueryResult<Option<(Ring, BoundingBox)>> {
-        let after = match cursor {
-            Some(IssueCursor::Distance { d, .. }) if *d >= 0.0 => (d.sqrt() + TREE_SLACK).powi(2),
-            _ => -1.0,
-        };
         let mut radii = vec![circle.radius_m];
         while let Some(smaller) = radii.last().map(|r| r / 4.0).filter(|r| *r >= FIRST_STEP_M) {
             radii.push(smaller);
@@ -558,7 +559,6 @@ impl Ring {
             circle,
             bbox: Circle { radius_m, ..circle }.bounding_box(),
             ring: self,
-            after,
             offset: (limit - 1).max(0),
         });
         let nth = match conn {
@@ -623,7 +623,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FirstOf {
 const FIRST_STEP_M: f64 = 50.0;
 
 /// `SELECT` the distance of the `offset + 1`th nearest entry of the spatial index inside
-/// `bbox` and `ring` and farther than `after`, from the index alone. On SQLite, from the
+/// `bbox` and `ring` that lies past the ring's cursor for certain, from the index alone. On SQLite, from the
 /// R*Tree's entries (as [`Ring::walk_midpoint_distance`] measures them); on PostgreSQL,
 /// of the listed issues, from the positions the GiST index includes.
 #[derive(Debug, Clone, Copy)]
@@ -631,7 +631,6 @@ struct NthInRing {
     circle: Circle,
     bbox: BoundingBox,
     ring: Ring,
-    after: f64,
     offset: i64,
 }
 
@@ -645,7 +644,7 @@ impl NthInRing {
                 ring: self.ring,
             })
             .filter(issues::hidden_at.is_null())
-            .filter(d2.gt(self.after))
+            .filter(d2.gt(self.ring.past))
             .filter(d2.le(self.ring.to))
             .select(d2)
             .order(d2.asc())
@@ -669,7 +668,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NthInRing 
         out.push_sql(" AS d ");
         walk_tree_entries(&self.bbox, out.reborrow())?;
         out.push_sql(") WHERE d > ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.after)?;
+        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.past)?;
         out.push_sql(" AND d <= ");
         out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.to)?;
         out.push_sql(" ORDER BY d LIMIT 1 OFFSET ");
@@ -708,7 +707,7 @@ pub fn search_issues(
         && filters.reported_by.is_none()
         && filters.updated_since.is_none();
     let nearest = if unfiltered {
-        ring.to_nearest(conn, circle, cursor.as_ref(), limit)?
+        ring.to_nearest(conn, circle, limit)?
     } else {
         None
     };
