@@ -527,28 +527,98 @@ where
 }
 
 /// The `(id, name)` pairs of the rows of `$table` whose `$id` is among `$ids` (a
-/// `&[String]`), as a map. One id is looked up with `=`, a statement each connection
-/// prepares once; a list needs `IN (…)`, whose text varies with its length, so it is
-/// prepared anew every time (the larger cost of a one-row lookup).
+/// `&[String]`), as a map. Each backend binds a list of any length as one value, so the
+/// statement's text is the same for every list and stays prepared: PostgreSQL as an
+/// array (`= ANY($1)`, diesel's own), SQLite as a JSON array ([`AmongJson`]). One id is
+/// looked up with `=`.
 macro_rules! names_by_id {
     ($conn:expr, $table:path, $id:path, $name:path, $ids:expr) => {{
         let ids: &[String] = $ids;
-        let rows: Vec<(String, String)> = match ids {
-            [] => Vec::new(),
-            [one] => $crate::db::on_backend!($conn, |c| $table
+        let rows: Vec<(String, String)> = match (&mut *$conn, ids) {
+            (_, []) => Vec::new(),
+            (conn, [one]) => $crate::db::on_backend!(conn, |c| $table
                 .filter($id.eq(one))
                 .select(($id, $name))
                 .load(c)?),
-            many => $crate::db::on_backend!($conn, |c| $table
+            ($crate::db::DbConnection::Sqlite(c), many) => $crate::db::KeepPrepared(
+                $table
+                    .filter($crate::db::AmongJson::new($id, many))
+                    .select(($id, $name)),
+            )
+            .load(c)?,
+            ($crate::db::DbConnection::Postgresql(c), many) => $table
                 .filter($id.eq_any(many))
                 .select(($id, $name))
-                .load(c)?),
+                .load(c)?,
         };
         rows.into_iter()
             .collect::<std::collections::HashMap<String, String>>()
     }};
 }
 pub(crate) use names_by_id;
+
+/// `column IN (SELECT value FROM json_each(?))` on SQLite: membership in a list bound
+/// as one JSON array of text. diesel's `IN (?, ?, …)` has as many binds as the list, so
+/// its text changes with the length and SQLite prepares it anew each time; this text
+/// never changes, and [`KeepPrepared`] keeps it. SQLite reads the array into a
+/// temporary index and looks each value up through the column's index, as for a list.
+#[derive(Debug, Clone)]
+pub struct AmongJson<C> {
+    column: C,
+    values: String,
+}
+
+impl<C> AmongJson<C> {
+    pub fn new(column: C, values: &[String]) -> Self {
+        Self {
+            column,
+            // A list of strings always serialises.
+            values: serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned()),
+        }
+    }
+}
+
+impl<C> diesel::expression::Expression for AmongJson<C> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<C, QS> diesel::expression::AppearsOnTable<QS> for AmongJson<C> where
+    C: diesel::expression::AppearsOnTable<QS>
+{
+}
+
+impl<C, QS> diesel::expression::SelectableExpression<QS> for AmongJson<C> where
+    C: diesel::expression::SelectableExpression<QS>
+{
+}
+
+impl<C, GB> diesel::expression::ValidGrouping<GB> for AmongJson<C>
+where
+    C: diesel::expression::ValidGrouping<GB>,
+{
+    type IsAggregate = C::IsAggregate;
+}
+
+impl<C> diesel::query_builder::QueryId for AmongJson<C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for AmongJson<C>
+where
+    C: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> diesel::QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.values)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
 
 diesel::define_sql_function! {
     /// SQL `lower`, the same on both backends (for case-insensitive search).

@@ -61,6 +61,54 @@ pub fn find_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
         .first(c))
 }
 
+/// An issue with what its detail shows beside the row, read in one statement: the
+/// name of its category, its reporter's display name, and whether the viewer supports
+/// and follows it.
+#[derive(Debug, Queryable)]
+pub struct IssueInDetail {
+    pub row: IssueRow,
+    /// `None` only if the category is gone.
+    pub category_name: Option<String>,
+    /// `None` when nobody signed in reported it, or the account is gone.
+    pub reporter_name: Option<String>,
+    pub supported: bool,
+    pub followed: bool,
+}
+
+/// One issue, hidden or not, as [`find_issue`], with the names and bonds its detail
+/// shows, the bonds those of `account` (both `false` for `None`). Where looking them up
+/// one by one took five statements, this is one: on PostgreSQL that is one round trip
+/// instead of five.
+pub fn find_issue_in_detail(
+    conn: &mut DbConnection,
+    id: &str,
+    account: Option<&str>,
+) -> QueryResult<IssueInDetail> {
+    use crate::db::schema::{accounts, categories, issue_follows};
+    // No account has an empty id, so neither bond exists for a caller not signed in.
+    let account = account.unwrap_or_default();
+    on_backend!(conn, |c| issues::table
+        .left_join(categories::table)
+        .left_join(accounts::table.on(accounts::id.nullable().eq(issues::reporter_id)))
+        .filter(issues::id.eq(id))
+        .select((
+            IssueRow::as_select(),
+            categories::name.nullable(),
+            accounts::display_name.nullable(),
+            diesel::dsl::exists(
+                issue_supports::table
+                    .filter(issue_supports::issue_id.eq(id))
+                    .filter(issue_supports::account_id.eq(account)),
+            ),
+            diesel::dsl::exists(
+                issue_follows::table
+                    .filter(issue_follows::issue_id.eq(id))
+                    .filter(issue_follows::account_id.eq(account)),
+            ),
+        ))
+        .first(c))
+}
+
 /// One issue the public may see; `NotFound` for a hidden one too.
 pub fn find_shown_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
     issues::table

@@ -230,6 +230,112 @@ async fn an_anonymous_report_never_shows_its_reporter_to_the_public_or_other_cit
     assert_eq!(detail["reporter"]["display_name"], "Test Citizen");
 }
 
+/// A page names each issue's category and reporter, looked up for the whole page at
+/// once: several reporters and categories, an anonymous report, and a reporter who
+/// renamed themself.
+#[actix_web::test]
+async fn a_page_of_issues_names_each_reporter_and_category() {
+    let app = TestApp::spawn().await;
+    let mut citizens = Vec::new();
+    for name in ["Ada", "Bo", "Cy"] {
+        let citizen = app
+            .citizen(&format!("{}@example.org", name.to_lowercase()))
+            .await;
+        let response = app
+            .client
+            .patch(app.api("/me"))
+            .bearer_auth(&citizen.access_token)
+            .json(&json!({"display_name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        citizens.push(citizen);
+    }
+    let [ada, bo, cy] = &citizens[..] else {
+        unreachable!()
+    };
+    let pothole = |title: &str, metres: f64| {
+        json!({
+            "category": "pothole", "title": title, "description": "A metre wide.",
+            "lat": north(metres), "lon": LON, "answers": {"size": "large", "depth_cm": "12"}
+        })
+    };
+    report(&app, ada, litter("Ada's litter", north(0.0), LON)).await;
+    report(&app, ada, pothole("Ada's pothole", 10.0)).await;
+    report(&app, bo, pothole("Bo's pothole", 20.0)).await;
+    let mut hidden_name = litter("Cy's litter", north(30.0), LON);
+    hidden_name["anonymous"] = json!(true);
+    report(&app, cy, hidden_name).await;
+    let response = app
+        .client
+        .patch(app.api("/me"))
+        .bearer_auth(&bo.access_token)
+        .json(&json!({"display_name": "Bo B."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let named = |page: &Value| -> Vec<(String, Value, Value)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                (
+                    item["title"].as_str().unwrap().to_owned(),
+                    item["category"]["name"].clone(),
+                    item["reporter"]["display_name"].clone(),
+                )
+            })
+            .collect()
+    };
+    let categories = get(&app, "/categories", None).await;
+    let category_name = |code: &str| {
+        categories["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == code)
+            .map(|c| c["name"].clone())
+            .unwrap()
+    };
+    let (litter_name, pothole_name) = (category_name("litter"), category_name("pothole"));
+    assert_ne!(litter_name, pothole_name);
+    let page = get(
+        &app,
+        &format!("/issues?near={LAT},{LON}&radius=100"),
+        Some(bo),
+    )
+    .await;
+    assert_eq!(
+        named(&page),
+        vec![
+            ("Ada's litter".to_owned(), litter_name.clone(), json!("Ada")),
+            (
+                "Ada's pothole".to_owned(),
+                pothole_name.clone(),
+                json!("Ada")
+            ),
+            (
+                "Bo's pothole".to_owned(),
+                pothole_name.clone(),
+                json!("Bo B.")
+            ),
+            ("Cy's litter".to_owned(), litter_name.clone(), Value::Null),
+        ]
+    );
+    // Cy sees their own name on their anonymous report; the others do not.
+    let page = get(
+        &app,
+        &format!("/issues?near={LAT},{LON}&radius=100"),
+        Some(cy),
+    )
+    .await;
+    assert_eq!(named(&page)[3].2, json!("Cy"));
+}
+
 #[actix_web::test]
 async fn a_near_search_is_exact_at_the_radius_edge_and_nearest_first() {
     let app = TestApp::spawn().await;

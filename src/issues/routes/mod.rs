@@ -7,6 +7,8 @@ mod report;
 pub(crate) use report::{detail_of, record_report};
 mod status;
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -53,15 +55,25 @@ pub(crate) fn visible_issue(
     id: &str,
     viewer: Option<&AuthUser>,
 ) -> ApiResult<IssueRow> {
+    visible_to(models::find_issue(conn, id), |row| row, viewer)
+}
+
+/// `found` (an issue, or an issue with more) if `viewer` may know the issue exists, as
+/// [`visible_issue`].
+fn visible_to<T>(
+    found: QueryResult<T>,
+    row: impl Fn(&T) -> &IssueRow,
+    viewer: Option<&AuthUser>,
+) -> ApiResult<T> {
     let missing = || ApiError::not_found("No such issue.");
-    let row = models::find_issue(conn, id).map_err(|error| match error {
+    let found = found.map_err(|error| match error {
         diesel::result::Error::NotFound => missing(),
         other => other.into(),
     })?;
-    if row.is_hidden() && !sees_hidden(viewer) {
+    if row(&found).is_hidden() && !sees_hidden(viewer) {
         return Err(missing());
     }
-    Ok(row)
+    Ok(found)
 }
 
 /// The lifecycle's view of the caller: an active owner or organiser of the group that
@@ -116,66 +128,105 @@ fn issue_views(
     rows: Vec<IssueRow>,
     viewer: Option<&AuthUser>,
 ) -> QueryResult<Vec<IssueView>> {
-    // Each list binds every distinct value once (a page is often one category, and
-    // several issues of one reporter).
-    let codes = distinct(rows.iter().map(|r| r.category_code.clone()));
-    let names = crate::db::names_by_id!(
-        conn,
-        categories::table,
-        categories::code,
-        categories::name,
-        &codes
-    );
-    let reporter_ids = distinct(
-        rows.iter()
-            .filter(|r| may_see_reporter(r, viewer))
-            .filter_map(|r| r.reporter_id.clone()),
-    );
-    let people = models::display_names(conn, &reporter_ids)?;
-    let group_ids = distinct(rows.iter().filter_map(|r| r.adopted_by_group_id.clone()));
-    let groups = crate::groups::models::group_names(conn, &group_ids)?;
-    let partner_ids = distinct(rows.iter().filter_map(|r| r.partner_client_id.clone()));
-    let partners = crate::partners::models::client_names(conn, &partner_ids)?;
+    let names = Names::of(conn, &rows, viewer)?;
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let reporter = row
-                .reporter_id
-                .as_ref()
-                .filter(|_| may_see_reporter(&row, viewer))
-                .and_then(|id| {
-                    people.get(id).map(|name| PersonRef {
-                        id: id.clone(),
-                        display_name: name.clone(),
-                    })
-                });
-            let adopted_by = row.adopted_by_group_id.as_ref().and_then(|id| {
-                groups.get(id).map(|name| GroupRef {
-                    id: id.clone(),
-                    name: name.clone(),
-                })
-            });
-            let reported_via = row.partner_client_id.as_ref().and_then(|id| {
-                partners.get(id).map(|name| PartnerRef {
-                    id: id.clone(),
-                    name: name.clone(),
-                })
-            });
-            let name = names.get(&row.category_code).cloned().unwrap_or_default();
-            let mut view = IssueView::new(row, name, reporter);
-            view.adopted_by = adopted_by;
-            view.reported_via = reported_via;
-            view
-        })
+        .map(|row| names.view(row, viewer))
         .collect())
 }
 
+/// The view of one issue, as `viewer` may see it.
 pub(crate) fn issue_view(
     conn: &mut DbConnection,
     row: IssueRow,
     viewer: Option<&AuthUser>,
 ) -> QueryResult<IssueView> {
-    issue_views(conn, vec![row], viewer)?
-        .pop()
-        .ok_or(diesel::result::Error::NotFound)
+    let names = Names::of(conn, std::slice::from_ref(&row), viewer)?;
+    Ok(names.view(row, viewer))
+}
+
+/// The names issue views show beside the ids of their rows: categories by code, the
+/// reporters `viewer` may see, adopting groups and reporting partners, by id.
+#[derive(Default)]
+struct Names {
+    categories: HashMap<String, String>,
+    people: HashMap<String, String>,
+    groups: HashMap<String, String>,
+    partners: HashMap<String, String>,
+}
+
+impl Names {
+    /// Looks up the names `rows` show, one query per kind of name. Each list binds every
+    /// distinct value once (a page is often one category, and several issues of one
+    /// reporter).
+    fn of(
+        conn: &mut DbConnection,
+        rows: &[IssueRow],
+        viewer: Option<&AuthUser>,
+    ) -> QueryResult<Self> {
+        let codes = distinct(rows.iter().map(|r| r.category_code.clone()));
+        let reporter_ids = distinct(
+            rows.iter()
+                .filter(|r| may_see_reporter(r, viewer))
+                .filter_map(|r| r.reporter_id.clone()),
+        );
+        Ok(Self {
+            categories: crate::db::names_by_id!(
+                conn,
+                categories::table,
+                categories::code,
+                categories::name,
+                &codes
+            ),
+            people: models::display_names(conn, &reporter_ids)?,
+            ..Self::of_groups_and_partners(conn, rows)?
+        })
+    }
+
+    /// The names of the groups that adopted `rows` and the partners that reported them
+    /// (no query when there are none).
+    fn of_groups_and_partners(conn: &mut DbConnection, rows: &[IssueRow]) -> QueryResult<Self> {
+        let group_ids = distinct(rows.iter().filter_map(|r| r.adopted_by_group_id.clone()));
+        let partner_ids = distinct(rows.iter().filter_map(|r| r.partner_client_id.clone()));
+        Ok(Self {
+            groups: crate::groups::models::group_names(conn, &group_ids)?,
+            partners: crate::partners::models::client_names(conn, &partner_ids)?,
+            ..Self::default()
+        })
+    }
+
+    /// The view of `row` with the names looked up.
+    fn view(&self, row: IssueRow, viewer: Option<&AuthUser>) -> IssueView {
+        let reporter = row
+            .reporter_id
+            .as_ref()
+            .filter(|_| may_see_reporter(&row, viewer))
+            .and_then(|id| {
+                self.people.get(id).map(|name| PersonRef {
+                    id: id.clone(),
+                    display_name: name.clone(),
+                })
+            });
+        let adopted_by = row.adopted_by_group_id.as_ref().and_then(|id| {
+            self.groups.get(id).map(|name| GroupRef {
+                id: id.clone(),
+                name: name.clone(),
+            })
+        });
+        let reported_via = row.partner_client_id.as_ref().and_then(|id| {
+            self.partners.get(id).map(|name| PartnerRef {
+                id: id.clone(),
+                name: name.clone(),
+            })
+        });
+        let name = self
+            .categories
+            .get(&row.category_code)
+            .cloned()
+            .unwrap_or_default();
+        let mut view = IssueView::new(row, name, reporter);
+        view.adopted_by = adopted_by;
+        view.reported_via = reported_via;
+        view
+    }
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 
-use super::{allowed_for, issue_view, issue_views, sees_hidden, visible_issue};
+use super::{Names, allowed_for, issue_view, issue_views, sees_hidden, visible_issue, visible_to};
 use crate::auth::{AuthUser, Viewer};
 use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
@@ -605,14 +605,32 @@ pub async fn get_issue(
 }
 
 /// Everything `GET /issues/{id}` shows, for `viewer` (404 for a hidden issue unless
-/// they are staff).
+/// they are staff). The issue, its category's and reporter's names and the viewer's
+/// bonds come in one statement; the rest only when the issue has them (photos, an
+/// adopting group, a reporting partner).
 pub(crate) fn issue_detail(
     conn: &mut db::DbConnection,
     id: &str,
     viewer: Option<&AuthUser>,
 ) -> ApiResult<IssueDetail> {
-    let row = visible_issue(conn, id, viewer)?;
-    Ok(detail_of(conn, row, viewer)?)
+    let account = viewer.map(|v| v.account_id.as_str());
+    let found = visible_to(
+        models::find_issue_in_detail(conn, id, account),
+        |found| &found.row,
+        viewer,
+    )?;
+    let row = found.row;
+    let mut names = Names::of_groups_and_partners(conn, std::slice::from_ref(&row))?;
+    names.categories.extend(
+        found
+            .category_name
+            .map(|name| (row.category_code.clone(), name)),
+    );
+    names
+        .people
+        .extend(row.reporter_id.clone().zip(found.reporter_name));
+    let bonds = viewer.map(|_| (found.supported, found.followed));
+    Ok(detail_with(conn, row, &names, bonds, viewer)?)
 }
 
 /// The detail of an issue already read, as `viewer` may see it.
@@ -621,13 +639,23 @@ pub(crate) fn detail_of(
     row: IssueRow,
     viewer: Option<&AuthUser>,
 ) -> diesel::QueryResult<IssueDetail> {
-    let (supported, followed) = match viewer {
-        Some(user) => {
-            let (s, f) = models::bonds_of(conn, &row.id, &user.account_id)?;
-            (Some(s), Some(f))
-        }
-        None => (None, None),
+    let bonds = match viewer {
+        Some(user) => Some(models::bonds_of(conn, &row.id, &user.account_id)?),
+        None => None,
     };
+    let names = Names::of(conn, std::slice::from_ref(&row), viewer)?;
+    detail_with(conn, row, &names, bonds, viewer)
+}
+
+/// The detail of `row` with its names looked up and `viewer`'s bonds to it (supported,
+/// followed).
+fn detail_with(
+    conn: &mut db::DbConnection,
+    row: IssueRow,
+    names: &Names,
+    bonds: Option<(bool, bool)>,
+    viewer: Option<&AuthUser>,
+) -> diesel::QueryResult<IssueDetail> {
     let allowed = allowed_for(conn, &row, viewer, db::now())?;
     let mut reporter_contact: Option<serde_json::Value> = row
         .reporter_contact
@@ -647,16 +675,21 @@ pub(crate) fn detail_of(
         reporter_contact = crate::privacy::consents::council_contact(conn, reporter)?;
     }
     let staff = sees_hidden(viewer);
-    let photos = crate::photos::models::list_photos(conn, &row.id, staff)?
-        .into_iter()
-        .map(crate::photos::PhotoView::from)
-        .collect();
+    // The count only grows (a hidden photo still counts), so 0 means there are none.
+    let photos = if row.photo_count > 0 {
+        crate::photos::models::list_photos(conn, &row.id, staff)?
+            .into_iter()
+            .map(crate::photos::PhotoView::from)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let hidden = staff.then_some(row.is_hidden());
     Ok(IssueDetail {
-        issue: issue_view(conn, row, viewer)?,
+        issue: names.view(row, viewer),
         photos,
-        supported_by_me: supported,
-        followed_by_me: followed,
+        supported_by_me: bonds.map(|(supported, _)| supported),
+        followed_by_me: bonds.map(|(_, followed)| followed),
         allowed_transitions: allowed,
         reporter_contact,
         hidden,
