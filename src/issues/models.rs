@@ -71,8 +71,8 @@ pub struct IssueInDetail {
     pub category_name: Option<String>,
     /// `None` when nobody signed in reported it, or the account is gone.
     pub reporter_name: Option<String>,
-    pub supported: bool,
-    pub followed: bool,
+    /// Whether the viewer supports it, and whether they follow it.
+    pub bonds: (bool, bool),
 }
 
 /// One issue, hidden or not, as [`find_issue`], with the names and bonds its detail
@@ -84,7 +84,7 @@ pub fn find_issue_in_detail(
     id: &str,
     account: Option<&str>,
 ) -> QueryResult<IssueInDetail> {
-    use crate::db::schema::{accounts, categories, issue_follows};
+    use crate::db::schema::categories;
     // No account has an empty id, so neither bond exists for a caller not signed in.
     let account = account.unwrap_or_default();
     on_backend!(conn, |c| issues::table
@@ -95,16 +95,7 @@ pub fn find_issue_in_detail(
             IssueRow::as_select(),
             categories::name.nullable(),
             accounts::display_name.nullable(),
-            diesel::dsl::exists(
-                issue_supports::table
-                    .filter(issue_supports::issue_id.eq(id))
-                    .filter(issue_supports::account_id.eq(account)),
-            ),
-            diesel::dsl::exists(
-                issue_follows::table
-                    .filter(issue_follows::issue_id.eq(id))
-                    .filter(issue_follows::account_id.eq(account)),
-            ),
+            bonds(id, account),
         ))
         .first(c))
 }
@@ -1195,19 +1186,20 @@ pub fn bonds_of(
     issue_id: &str,
     account_id: &str,
 ) -> QueryResult<(bool, bool)> {
-    on_backend!(conn, |c| diesel::select((
-        diesel::dsl::exists(
-            issue_supports::table
-                .filter(issue_supports::issue_id.eq(issue_id))
-                .filter(issue_supports::account_id.eq(account_id)),
-        ),
-        diesel::dsl::exists(
-            issue_follows::table
-                .filter(issue_follows::issue_id.eq(issue_id))
-                .filter(issue_follows::account_id.eq(account_id)),
-        ),
-    ))
-    .get_result(c))
+    on_backend!(conn, |c| diesel::select(bonds(issue_id, account_id))
+        .get_result(c))
+}
+
+/// Whether `account` supports and whether it follows issue `id`: two `EXISTS`.
+#[diesel::dsl::auto_type]
+fn bonds<'a>(id: &'a str, account: &'a str) -> _ {
+    let supports: _ = issue_supports::table
+        .filter(issue_supports::issue_id.eq(id))
+        .filter(issue_supports::account_id.eq(account));
+    let follows: _ = issue_follows::table
+        .filter(issue_follows::issue_id.eq(id))
+        .filter(issue_follows::account_id.eq(account));
+    (diesel::dsl::exists(supports), diesel::dsl::exists(follows))
 }
 
 /// Moves the supporters and followers of a duplicate to its canonical issue (those who

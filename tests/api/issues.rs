@@ -230,6 +230,19 @@ async fn an_anonymous_report_never_shows_its_reporter_to_the_public_or_other_cit
     assert_eq!(detail["reporter"]["display_name"], "Test Citizen");
 }
 
+/// Changes `who`'s display name.
+async fn rename(app: &TestApp, who: &Citizen, name: &str) {
+    let response = app
+        .client
+        .patch(app.api("/me"))
+        .bearer_auth(&who.access_token)
+        .json(&json!({"display_name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "rename to {name}");
+}
+
 /// A page names each issue's category and reporter, looked up for the whole page at
 /// once: several reporters and categories, an anonymous report, and a reporter who
 /// renamed themself.
@@ -241,15 +254,7 @@ async fn a_page_of_issues_names_each_reporter_and_category() {
         let citizen = app
             .citizen(&format!("{}@example.org", name.to_lowercase()))
             .await;
-        let response = app
-            .client
-            .patch(app.api("/me"))
-            .bearer_auth(&citizen.access_token)
-            .json(&json!({"display_name": name}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        rename(&app, &citizen, name).await;
         citizens.push(citizen);
     }
     let [ada, bo, cy] = &citizens[..] else {
@@ -267,15 +272,7 @@ async fn a_page_of_issues_names_each_reporter_and_category() {
     let mut hidden_name = litter("Cy's litter", north(30.0), LON);
     hidden_name["anonymous"] = json!(true);
     report(&app, cy, hidden_name).await;
-    let response = app
-        .client
-        .patch(app.api("/me"))
-        .bearer_auth(&bo.access_token)
-        .json(&json!({"display_name": "Bo B."}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    rename(&app, bo, "Bo B.").await;
 
     let named = |page: &Value| -> Vec<(String, Value, Value)> {
         page["items"]

@@ -629,7 +629,7 @@ pub(crate) fn issue_detail(
     names
         .people
         .extend(row.reporter_id.clone().zip(found.reporter_name));
-    let bonds = viewer.map(|_| (found.supported, found.followed));
+    let bonds = viewer.map(|_| found.bonds);
     Ok(detail_with(conn, row, &names, bonds, viewer)?)
 }
 
