@@ -572,8 +572,7 @@ impl<C> AmongJson<C> {
     pub fn new(column: C, values: &[String]) -> Self {
         Self {
             column,
-            // A list of strings always serialises.
-            values: serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned()),
+            values: serde_json::Value::from(values.to_vec()).to_string(),
         }
     }
 }
