@@ -1193,13 +1193,18 @@ pub fn bonds_of(
 /// Whether `account` supports and whether it follows issue `id`: two `EXISTS`.
 #[diesel::dsl::auto_type]
 fn bonds<'a>(id: &'a str, account: &'a str) -> _ {
-    let supports: _ = issue_supports::table
-        .filter(issue_supports::issue_id.eq(id))
-        .filter(issue_supports::account_id.eq(account));
-    let follows: _ = issue_follows::table
-        .filter(issue_follows::issue_id.eq(id))
-        .filter(issue_follows::account_id.eq(account));
-    (diesel::dsl::exists(supports), diesel::dsl::exists(follows))
+    (
+        diesel::dsl::exists(
+            issue_supports::table
+                .filter(issue_supports::issue_id.eq(id))
+                .filter(issue_supports::account_id.eq(account)),
+        ),
+        diesel::dsl::exists(
+            issue_follows::table
+                .filter(issue_follows::issue_id.eq(id))
+                .filter(issue_follows::account_id.eq(account)),
+        ),
+    )
 }
 
 /// Moves the supporters and followers of a duplicate to its canonical issue (those who

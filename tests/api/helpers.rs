@@ -165,8 +165,24 @@ impl TestApp {
     }
 
     pub async fn post_json_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send_json_as(reqwest::Method::POST, path, token, body)
+            .await
+    }
+
+    pub async fn patch_json_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send_json_as(reqwest::Method::PATCH, path, token, body)
+            .await
+    }
+
+    async fn send_json_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Response {
         self.client
-            .post(self.api(path))
+            .request(method, self.api(path))
             .bearer_auth(token)
             .json(body)
             .send()

@@ -233,13 +233,8 @@ async fn an_anonymous_report_never_shows_its_reporter_to_the_public_or_other_cit
 /// Changes `who`'s display name.
 async fn rename(app: &TestApp, who: &Citizen, name: &str) {
     let response = app
-        .client
-        .patch(app.api("/me"))
-        .bearer_auth(&who.access_token)
-        .json(&json!({"display_name": name}))
-        .send()
-        .await
-        .unwrap();
+        .patch_json_as("/me", &who.access_token, &json!({"display_name": name}))
+        .await;
     assert_eq!(response.status(), 200, "rename to {name}");
 }
 
