@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// What authenticating a request reads: the session's account, revocation and expiry,
-/// and the account's role, verification, suspension and ban.
-type SessionCheck = (
+/// and the account's role, verification, suspension and ban ([`session_columns`]).
+pub type SessionCheck = (
     String,
     Option<NaiveDateTime>,
     NaiveDateTime,
@@ -29,6 +29,21 @@ type SessionCheck = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
 );
+
+/// The columns of a [`SessionCheck`], from `sessions` joined to their accounts: for a
+/// route that reads the session in its own statement (see [`SessionToCheck`]).
+#[diesel::dsl::auto_type]
+pub(crate) fn session_columns() -> _ {
+    (
+        sessions::account_id,
+        sessions::revoked_at,
+        sessions::expires_at,
+        accounts::role,
+        accounts::email_verified_at,
+        accounts::suspended_until,
+        accounts::banned_at,
+    )
+}
 
 /// A signed-in account, checked against its session on every request: revoking the
 /// session (logout, password change) stops its access tokens at once.
@@ -157,32 +172,55 @@ struct Session {
 }
 
 impl Session {
-    /// Verifies the token (unless verified already) and checks its session on `conn`:
-    /// the account behind it while the session is live and the account not banned.
-    fn check(self, conn: &mut db::DbConnection) -> Result<AuthUser, ApiError> {
-        let claims = match self.verified {
-            Some(claims) => claims,
+    /// The token's claims: those the rate limiter verified, or verified now.
+    fn claims(self, conn: &mut db::DbConnection) -> Result<AccessClaims, ApiError> {
+        match self.verified {
+            Some(claims) => Ok(claims),
             None => verify_access_token(
                 &self.state.keys,
                 conn,
                 &self.state.config.public_url,
                 &self.token,
-            )?,
-        };
+            ),
+        }
+    }
+
+    /// Verifies the token (unless verified already) and checks its session on `conn`:
+    /// the account behind it while the session is live and the account not banned.
+    fn check(self, conn: &mut db::DbConnection) -> Result<AuthUser, ApiError> {
+        let token = SessionToCheck(self.claims(conn)?);
         let row: Option<SessionCheck> = db::on_backend!(conn, |c| sessions::table
             .inner_join(accounts::table)
-            .filter(sessions::id.eq(&claims.sid))
-            .select((
-                sessions::account_id,
-                sessions::revoked_at,
-                sessions::expires_at,
-                accounts::role,
-                accounts::email_verified_at,
-                accounts::suspended_until,
-                accounts::banned_at,
-            ))
+            .filter(sessions::id.eq(token.session_id()))
+            .select(session_columns())
             .first(c)
             .optional())?;
+        token.user(row)
+    }
+}
+
+/// A citizen's access token, verified, whose session is still to be checked: by a
+/// route that reads the session's [`session_columns`] in the same statement as what it
+/// shows, to save a round trip. Nothing is shown before [`SessionToCheck::user`] has
+/// admitted the session, so revoking it still takes effect at once.
+pub struct SessionToCheck(AccessClaims);
+
+impl SessionToCheck {
+    /// The session the token belongs to.
+    pub fn session_id(&self) -> &str {
+        &self.0.sid
+    }
+
+    /// The account the token names; the session's, if the check admits it.
+    pub fn account_id(&self) -> &str {
+        &self.0.sub
+    }
+
+    /// The signed-in account, if `row` (the session's check, `None` when there is no
+    /// such session) shows the session live and its account not banned; `401
+    /// session_ended` otherwise.
+    pub fn user(self, row: Option<SessionCheck>) -> Result<AuthUser, ApiError> {
+        let claims = self.0;
         let now = Utc::now().naive_utc();
         // A ban revokes every session; checking it here as well closes the gap of a
         // sign-in that raced the ban.
@@ -352,5 +390,13 @@ impl Viewer {
     /// whose session has ended, as [`MaybeUser`].
     pub fn check(self, conn: &mut db::DbConnection) -> Result<Option<AuthUser>, ApiError> {
         self.0.map(|session| session.check(conn)).transpose()
+    }
+
+    /// Verifies the caller's token, leaving its session to the route's own statement
+    /// (see [`SessionToCheck`]): `None` for the public.
+    pub fn verify(self, conn: &mut db::DbConnection) -> Result<Option<SessionToCheck>, ApiError> {
+        self.0
+            .map(|session| session.claims(conn).map(SessionToCheck))
+            .transpose()
     }
 }

@@ -8,6 +8,6 @@ pub mod routes;
 pub mod tokens;
 
 pub use extractors::{
-    AdminOnly, AuthUser, MaybeUser, Moderators, Officers, RoleGuard, RoleSet, Staff,
-    VerifiedCitizen, Viewer,
+    AdminOnly, AuthUser, MaybeUser, Moderators, Officers, RoleGuard, RoleSet, SessionToCheck,
+    Staff, VerifiedCitizen, Viewer,
 };

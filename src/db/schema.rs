@@ -479,3 +479,8 @@ diesel::allow_tables_to_appear_in_same_query!(flags, issue_photos);
 diesel::allow_tables_to_appear_in_same_query!(flags, groups);
 diesel::allow_tables_to_appear_in_same_query!(flags, opportunities);
 diesel::allow_tables_to_appear_in_same_query!(consents, accounts);
+// An issue's detail for a signed-in caller reads their session in the same statement.
+diesel::allow_tables_to_appear_in_same_query!(sessions, issues);
+diesel::allow_tables_to_appear_in_same_query!(sessions, categories);
+diesel::allow_tables_to_appear_in_same_query!(sessions, issue_supports);
+diesel::allow_tables_to_appear_in_same_query!(sessions, issue_follows);

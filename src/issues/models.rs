@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::auth::extractors::{SessionCheck, session_columns};
 use crate::db::schema::{issue_supports, issues};
 use crate::db::{DbConnection, KeepPrepared, on_backend};
 
@@ -98,6 +99,53 @@ pub fn find_issue_in_detail(
             bonds(id, account),
         ))
         .first(c))
+}
+
+diesel::alias!(accounts as reporters: Reporters);
+
+/// [`find_issue_in_detail`] for a signed-in caller, in one statement with the check of
+/// their session (see [`crate::auth::SessionToCheck`]), the bonds those of `account`:
+/// `None` when there is no such session; otherwise the session's check, and the issue
+/// unless there is none. On PostgreSQL that is one round trip where there were two.
+pub fn find_issue_in_detail_for_session(
+    conn: &mut DbConnection,
+    id: &str,
+    session: &str,
+    account: &str,
+) -> QueryResult<Option<(SessionCheck, Option<IssueInDetail>)>> {
+    use crate::db::schema::{categories, sessions};
+    let found: Option<(_, Option<IssueRow>, _, _, _)> = on_backend!(conn, |c| sessions::table
+        .inner_join(accounts::table)
+        // Owned: diesel needs a join's `ON` clause to be `'static`.
+        .left_join(issues::table.on(issues::id.eq(id.to_owned())))
+        .left_join(categories::table.on(categories::code.eq(issues::category_code)))
+        .left_join(
+            reporters.on(reporters
+                .field(accounts::id)
+                .nullable()
+                .eq(issues::reporter_id)),
+        )
+        .filter(sessions::id.eq(session))
+        .select((
+            session_columns(),
+            Option::<IssueRow>::as_select(),
+            categories::name.nullable(),
+            reporters.field(accounts::display_name).nullable(),
+            bonds(id, account),
+        ))
+        .first(c)
+        .optional())?;
+    Ok(
+        found.map(|(check, row, category_name, reporter_name, bonds)| {
+            let issue = row.map(|row| IssueInDetail {
+                row,
+                category_name,
+                reporter_name,
+                bonds,
+            });
+            (check, issue)
+        }),
+    )
 }
 
 /// One issue the public may see; `NotFound` for a hidden one too.

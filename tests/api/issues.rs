@@ -123,6 +123,57 @@ async fn a_verified_citizen_reports_an_issue_and_anyone_can_read_it() {
 }
 
 #[actix_web::test]
+async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_first() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let bo = app.citizen("bo@example.org").await;
+    let phone = app
+        .sign_in("bo@example.org", crate::helpers::PASSWORD)
+        .await;
+    let issue = report(&app, &ada, litter("Bags by the gate", LAT, LON)).await;
+    let path = format!("/issues/{}", issue["id"].as_str().unwrap());
+    assert_eq!(
+        put(&app, &bo, &format!("{path}/support")).await.status(),
+        200
+    );
+
+    for who in [&bo, &phone] {
+        let detail = get(&app, &path, Some(who)).await;
+        assert_eq!(detail["supported_by_me"], true);
+        assert_eq!(detail["followed_by_me"], false);
+        assert_eq!(detail["reporter"]["display_name"], "Test Citizen");
+        assert_eq!(detail["category"]["name"], "Litter");
+    }
+    let ours = get(&app, &path, Some(&ada)).await;
+    assert_eq!(ours["supported_by_me"], false);
+    let missing = "/issues/0190a1b2-0000-7000-8000-000000000000";
+    problem(
+        app.get_as(missing, &bo.access_token).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let out = app
+        .post_json_as("/auth/logout", &bo.access_token, &json!({}))
+        .await;
+    assert_eq!(out.status(), 204);
+    // An ended session is refused whether or not the issue exists.
+    for path in [path.as_str(), missing] {
+        problem(
+            app.get_as(path, &bo.access_token).await,
+            401,
+            "session_ended",
+        )
+        .await;
+    }
+    assert_eq!(
+        get(&app, &path, Some(&phone)).await["supported_by_me"],
+        true
+    );
+}
+
+#[actix_web::test]
 async fn only_verified_citizens_may_report() {
     let app = TestApp::spawn().await;
     let body = litter("Bags by the bench", LAT, LON);

@@ -597,8 +597,23 @@ pub async fn get_issue(
 ) -> ApiResult<web::Json<IssueDetail>> {
     let id = id.into_inner();
     let detail = db::read(&state.pool, move |conn| {
-        let viewer = viewer.check(conn)?;
-        issue_detail(conn, &id, viewer.as_ref())
+        let Some(token) = viewer.verify(conn)? else {
+            return issue_detail(conn, &id, None);
+        };
+        let found = models::find_issue_in_detail_for_session(
+            conn,
+            &id,
+            token.session_id(),
+            token.account_id(),
+        )?;
+        // The session first: a token whose session ended is refused, issue or none.
+        let (check, issue) = found.map_or((None, None), |(check, issue)| (Some(check), issue));
+        let user = token.user(check)?;
+        detail_from(
+            conn,
+            issue.ok_or(diesel::result::Error::NotFound),
+            Some(&user),
+        )
     })
     .await?;
     Ok(web::Json(detail))
@@ -614,11 +629,18 @@ pub(crate) fn issue_detail(
     viewer: Option<&AuthUser>,
 ) -> ApiResult<IssueDetail> {
     let account = viewer.map(|v| v.account_id.as_str());
-    let found = visible_to(
-        models::find_issue_in_detail(conn, id, account),
-        |found| &found.row,
-        viewer,
-    )?;
+    let found = models::find_issue_in_detail(conn, id, account);
+    detail_from(conn, found, viewer)
+}
+
+/// [`issue_detail`] of the issue as `found` (hidden or not) for `viewer`, whose bonds
+/// it holds.
+fn detail_from(
+    conn: &mut db::DbConnection,
+    found: diesel::QueryResult<models::IssueInDetail>,
+    viewer: Option<&AuthUser>,
+) -> ApiResult<IssueDetail> {
+    let found = visible_to(found, |found| &found.row, viewer)?;
     let row = found.row;
     let mut names = Names::of_groups_and_partners(conn, std::slice::from_ref(&row))?;
     names.categories.extend(
