@@ -354,9 +354,9 @@ impl FromRequest for MaybeUser {
 }
 
 /// The caller of a read route, as [`MaybeUser`] sees them, with the session check left
-/// to the route's own read ([`Viewer::check`]) rather than a trip of its own to the
-/// blocking pool: one trip less for the busiest reads. A malformed token is still
-/// refused at once.
+/// to the route's own read ([`Viewer::check`]), or to its own statement
+/// ([`Viewer::verify`]), rather than a trip of its own to the blocking pool: one trip
+/// less for the busiest reads. A malformed token is still refused at once.
 pub struct Viewer(Option<Session>);
 
 impl FromRequest for Viewer {
