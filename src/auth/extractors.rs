@@ -65,6 +65,18 @@ impl AuthUser {
             .filter(|until| *until > Utc::now().naive_utc())
     }
 
+    /// What [`VerifiedCitizen`] requires: `403 email_not_verified` until the account's
+    /// email is verified, then [`AuthUser::ensure_may_post`].
+    pub fn ensure_may_create(&self) -> Result<(), ApiError> {
+        if !self.email_verified {
+            return Err(ApiError::forbidden(
+                "email_not_verified",
+                "Verify your email address first.",
+            ));
+        }
+        self.ensure_may_post()
+    }
+
     /// Refuses an account a moderator suspended (`403 account_suspended`, naming the
     /// end): it may read, but create nothing. [`VerifiedCitizen`] calls it; a route that
     /// takes a plain `AuthUser` (or `Caller`) and creates content should too.
@@ -137,12 +149,7 @@ impl FromRequest for AuthUser {
         let req = req.clone();
         Box::pin(async move {
             let (token, state) = (token?, state?);
-            if token_typ(&token).as_deref() == Some(PARTNER_TOKEN_TYP) {
-                return Err(ApiError::forbidden(
-                    "citizens_only",
-                    "This route is for citizens' accounts; a partner client cannot use it.",
-                ));
-            }
+            refuse_partner(&token)?;
             let session = Session {
                 verified: verified_claims(&req, &token),
                 token,
@@ -153,6 +160,17 @@ impl FromRequest for AuthUser {
             Ok(user)
         })
     }
+}
+
+/// `403 citizens_only` for a partner client's token, on a route for citizens' accounts.
+fn refuse_partner(token: &str) -> Result<(), ApiError> {
+    if token_typ(token).as_deref() == Some(PARTNER_TOKEN_TYP) {
+        return Err(ApiError::forbidden(
+            "citizens_only",
+            "This route is for citizens' accounts; a partner client cannot use it.",
+        ));
+    }
+    Ok(())
 }
 
 /// The claims of `token` if the rate limiter verified them earlier in this request.
@@ -196,6 +214,40 @@ impl Session {
             .first(c)
             .optional())?;
         token.user(row)
+    }
+}
+
+/// A citizen's access token whose session the route checks in its own write, rather
+/// than on a trip of its own to the blocking pool first: [`CitizenToCheck::verify`],
+/// then the session's [`session_columns`] read in the write's first statement and
+/// admitted by [`SessionToCheck::user`] before anything changes. A malformed token, or a
+/// partner client's, is refused at once, as [`AuthUser`] refuses it.
+pub struct CitizenToCheck(Session);
+
+impl FromRequest for CitizenToCheck {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        std::future::ready(Self::pending(req))
+    }
+}
+
+impl CitizenToCheck {
+    fn pending(req: &HttpRequest) -> Result<Self, ApiError> {
+        let token = bearer_token(req)?;
+        let state = app_state(req)?;
+        refuse_partner(&token)?;
+        Ok(Self(Session {
+            verified: verified_claims(req, &token),
+            token,
+            state,
+        }))
+    }
+
+    /// Verifies the token (unless the rate limiter did), leaving its session to check.
+    pub fn verify(self, conn: &mut db::DbConnection) -> Result<SessionToCheck, ApiError> {
+        self.0.claims(conn).map(SessionToCheck)
     }
 }
 
@@ -257,13 +309,7 @@ impl FromRequest for VerifiedCitizen {
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move {
             let user = user.await?;
-            if !user.email_verified {
-                return Err(ApiError::forbidden(
-                    "email_not_verified",
-                    "Verify your email address first.",
-                ));
-            }
-            user.ensure_may_post()?;
+            user.ensure_may_create()?;
             Ok(Self(user))
         })
     }

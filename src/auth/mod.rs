@@ -8,6 +8,6 @@ pub mod routes;
 pub mod tokens;
 
 pub use extractors::{
-    AdminOnly, AuthUser, MaybeUser, Moderators, Officers, RoleGuard, RoleSet, SessionToCheck,
-    Staff, VerifiedCitizen, Viewer,
+    AdminOnly, AuthUser, CitizenToCheck, MaybeUser, Moderators, Officers, RoleGuard, RoleSet,
+    SessionToCheck, Staff, VerifiedCitizen, Viewer,
 };

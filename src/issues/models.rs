@@ -148,6 +148,25 @@ pub fn find_issue_in_detail_for_session(
     )
 }
 
+/// The check of a session (see [`crate::auth::SessionToCheck`]) and issue `id`, in one
+/// statement, for a change the session's account makes to the issue: `None` when there
+/// is no such session; otherwise its check, and the issue unless there is none.
+pub fn find_issue_for_session(
+    conn: &mut DbConnection,
+    id: &str,
+    session: &str,
+) -> QueryResult<Option<(SessionCheck, Option<IssueRow>)>> {
+    use crate::db::schema::sessions;
+    on_backend!(conn, |c| sessions::table
+        .inner_join(accounts::table)
+        // Owned: diesel needs a join's `ON` clause to be `'static`.
+        .left_join(issues::table.on(issues::id.eq(id.to_owned())))
+        .filter(sessions::id.eq(session))
+        .select((session_columns(), Option::<IssueRow>::as_select()))
+        .first(c)
+        .optional())
+}
+
 /// One issue the public may see; `NotFound` for a hidden one too.
 pub fn find_shown_issue(conn: &mut DbConnection, id: &str) -> QueryResult<IssueRow> {
     issues::table
@@ -1162,9 +1181,9 @@ pub fn add_bond(
     if added != 1 {
         return Ok(None);
     }
-    let counts = bump_count(conn, bond, issue_id, 1)?;
-    crate::sync::record_for(conn, crate::sync::Entity::Issue, issue_id, account_id)?;
-    Ok(Some(counts))
+    // The count's change in the sync log reaches the new supporter or follower too: they
+    // relate to the issue from now on (`sync::record_for` is for a relation lost).
+    Ok(Some(bump_count(conn, bond, issue_id, 1)?))
 }
 
 /// Removes the bond if present; returns the issue's counts afterwards if it was removed.

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Citizen, TestApp, backend_is_postgres, problem};
+use crate::helpers::{Citizen, TestApp, backend_is_postgres, expect, problem};
 
 const LAT: f64 = 51.5072;
 const LON: f64 = -0.1276;
@@ -171,6 +171,70 @@ async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_fir
         get(&app, &path, Some(&phone)).await["supported_by_me"],
         true
     );
+}
+
+#[actix_web::test]
+async fn support_and_follow_check_the_session_in_their_write_before_the_issue() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let bo = app.citizen("bo@example.org").await;
+    let phone = app
+        .sign_in("bo@example.org", crate::helpers::PASSWORD)
+        .await;
+    let issue = report(&app, &ada, litter("Bags by the stile", LAT, LON)).await;
+    let path = format!("/issues/{}", issue["id"].as_str().unwrap());
+    let missing = "/issues/0190a1b2-0000-7000-8000-000000000000";
+
+    // An unverified account may follow, not support; that is told before a missing issue.
+    assert_eq!(
+        app.register("new@example.org", crate::helpers::PASSWORD, "New")
+            .await
+            .status(),
+        201
+    );
+    let unverified = app
+        .sign_in("new@example.org", crate::helpers::PASSWORD)
+        .await;
+    for target in [path.as_str(), missing] {
+        let response = put(&app, &unverified, &format!("{target}/support")).await;
+        problem(response, 403, "email_not_verified").await;
+    }
+    let followed = expect(put(&app, &unverified, &format!("{path}/follow")).await, 200).await;
+    assert_eq!(followed["follower_count"], 1);
+    for bond in ["support", "follow"] {
+        problem(
+            put(&app, &bo, &format!("{missing}/{bond}")).await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
+
+    let out = app
+        .post_json_as("/auth/logout", &bo.access_token, &json!({}))
+        .await;
+    assert_eq!(out.status(), 204);
+    // An ended session changes nothing, whether or not the issue exists.
+    for target in [path.as_str(), missing] {
+        for bond in ["support", "follow"] {
+            let route = format!("{target}/{bond}");
+            problem(put(&app, &bo, &route).await, 401, "session_ended").await;
+            problem(delete(&app, &bo, &route).await, 401, "session_ended").await;
+        }
+    }
+    let detail = get(&app, &path, Some(&phone)).await;
+    assert_eq!(detail["support_count"], 0);
+    assert_eq!(detail["follower_count"], 1);
+    assert_eq!(detail["supported_by_me"], false);
+
+    // The account's other session still works, and counts move once per bond.
+    let supported = expect(put(&app, &phone, &format!("{path}/support")).await, 200).await;
+    assert_eq!(supported["support_count"], 1);
+    let again = expect(put(&app, &phone, &format!("{path}/support")).await, 200).await;
+    assert_eq!(again["support_count"], 1);
+    let withdrawn = expect(delete(&app, &phone, &format!("{path}/support")).await, 200).await;
+    assert_eq!(withdrawn["supported"], false);
+    assert_eq!(withdrawn["support_count"], 0);
 }
 
 #[actix_web::test]

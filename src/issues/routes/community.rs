@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use std::collections::HashMap;
 
-use super::{may_see_reporter, sees_hidden, visible_issue};
-use crate::auth::{AuthUser, MaybeUser, VerifiedCitizen};
+use super::{may_see_reporter, sees_hidden, visible_issue, visible_to};
+use crate::auth::{AuthUser, CitizenToCheck, MaybeUser, VerifiedCitizen};
 use crate::db::{self, DbConnection, utc};
 use crate::domain::{Note, Role};
 use crate::error::{ApiError, ApiResult};
@@ -21,8 +21,8 @@ use crate::startup::AppState;
 const ESCALATES_FROM: [Status; 3] = [Status::Reported, Status::Community, Status::Reopened];
 
 /// An issue that takes new support and followers: one `user` may see, and no duplicate.
-fn live_issue(conn: &mut DbConnection, id: &str, user: &AuthUser) -> ApiResult<IssueRow> {
-    let row = visible_issue(conn, id, Some(user))?;
+fn live_issue(found: Option<IssueRow>, user: &AuthUser) -> ApiResult<IssueRow> {
+    let row = seen_issue(found, user)?;
     if let Some(canonical) = &row.duplicate_of {
         return Err(ApiError::conflict(
             "issue_is_duplicate",
@@ -30,6 +30,15 @@ fn live_issue(conn: &mut DbConnection, id: &str, user: &AuthUser) -> ApiResult<I
         ));
     }
     Ok(row)
+}
+
+/// The issue `found` if `user` may know it exists, as [`visible_issue`].
+fn seen_issue(found: Option<IssueRow>, user: &AuthUser) -> ApiResult<IssueRow> {
+    visible_to(
+        found.ok_or(diesel::result::Error::NotFound),
+        |row| row,
+        Some(user),
+    )
 }
 
 /// Escalates the issue if its supporters reached the threshold. Returns its status.
@@ -68,25 +77,34 @@ fn escalate_if_due(
 
 /// Adds or removes a bond between the caller and an issue in one transaction; returns
 /// the issue's counts afterwards and its status (supporting may have escalated it). New
-/// bonds are refused on duplicates; removing one always works.
+/// bonds are refused on duplicates; removing one always works. The caller's session is
+/// checked in the write's first statement, with the issue read; supporting also needs
+/// what [`AuthUser::ensure_may_create`] asks.
 async fn change_bond(
     state: &AppState,
-    user: AuthUser,
+    caller: CitizenToCheck,
     id: String,
     bond: Bond,
     add: bool,
 ) -> ApiResult<(BondCounts, Status)> {
     let threshold = state.config.escalation_threshold;
     db::write(&state.pool, move |conn| {
+        let token = caller.verify(conn)?;
+        let (check, found) = models::find_issue_for_session(conn, &id, token.session_id())?.unzip();
+        let user = token.user(check)?;
+        let found = found.flatten();
         let account_id = &user.account_id;
         let (row, changed) = if add {
-            let row = live_issue(conn, &id, &user)?;
+            if matches!(bond, Bond::Support) {
+                user.ensure_may_create()?;
+            }
+            let row = live_issue(found, &user)?;
             (
                 row,
                 models::add_bond(conn, bond, &id, account_id, db::now())?,
             )
         } else {
-            let row = visible_issue(conn, &id, Some(&user))?;
+            let row = seen_issue(found, &user)?;
             (row, models::remove_bond(conn, bond, &id, account_id)?)
         };
         // Unchanged, the issue is as just read, in this same transaction.
@@ -122,10 +140,11 @@ async fn change_bond(
 #[put("/issues/{id}/support")]
 pub async fn support_issue(
     state: web::Data<AppState>,
-    VerifiedCitizen(user): VerifiedCitizen,
+    caller: CitizenToCheck,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let (counts, status) = change_bond(&state, user, id.into_inner(), Bond::Support, true).await?;
+    let (counts, status) =
+        change_bond(&state, caller, id.into_inner(), Bond::Support, true).await?;
     Ok(web::Json(SupportState {
         supported: true,
         support_count: counts.support_count,
@@ -148,10 +167,11 @@ pub async fn support_issue(
 #[delete("/issues/{id}/support")]
 pub async fn unsupport_issue(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: CitizenToCheck,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<SupportState>> {
-    let (counts, status) = change_bond(&state, user, id.into_inner(), Bond::Support, false).await?;
+    let (counts, status) =
+        change_bond(&state, caller, id.into_inner(), Bond::Support, false).await?;
     Ok(web::Json(SupportState {
         supported: false,
         support_count: counts.support_count,
@@ -175,10 +195,10 @@ pub async fn unsupport_issue(
 #[put("/issues/{id}/follow")]
 pub async fn follow_issue(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: CitizenToCheck,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let (counts, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, true).await?;
+    let (counts, _) = change_bond(&state, caller, id.into_inner(), Bond::Follow, true).await?;
     Ok(web::Json(FollowState {
         followed: true,
         follower_count: counts.follower_count,
@@ -200,10 +220,10 @@ pub async fn follow_issue(
 #[delete("/issues/{id}/follow")]
 pub async fn unfollow_issue(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: CitizenToCheck,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<FollowState>> {
-    let (counts, _) = change_bond(&state, user, id.into_inner(), Bond::Follow, false).await?;
+    let (counts, _) = change_bond(&state, caller, id.into_inner(), Bond::Follow, false).await?;
     Ok(web::Json(FollowState {
         followed: false,
         follower_count: counts.follower_count,

@@ -135,16 +135,6 @@ fn issue_views(
         .collect())
 }
 
-/// The view of one issue, as `viewer` may see it.
-pub(crate) fn issue_view(
-    conn: &mut DbConnection,
-    row: IssueRow,
-    viewer: Option<&AuthUser>,
-) -> QueryResult<IssueView> {
-    let names = Names::of(conn, std::slice::from_ref(&row), viewer)?;
-    Ok(names.view(row, viewer))
-}
-
 /// The names issue views show beside the ids of their rows: categories by code, the
 /// reporters `viewer` may see, adopting groups and reporting partners, by id.
 #[derive(Default)]

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 
-use super::{Names, allowed_for, issue_view, issue_views, sees_hidden, visible_issue, visible_to};
+use super::{Names, allowed_for, issue_views, sees_hidden, visible_issue, visible_to};
 use crate::auth::{AuthUser, Viewer};
 use crate::categories::answers::validate_answers;
 use crate::categories::models::find_category;
@@ -96,13 +96,7 @@ pub async fn create_issue(
 ) -> ApiResult<HttpResponse> {
     let (reporter, actor) = match &caller {
         Caller::Citizen(user) => {
-            if !user.email_verified {
-                return Err(ApiError::forbidden(
-                    "email_not_verified",
-                    "Verify your email address first.",
-                ));
-            }
-            user.ensure_may_post()?;
+            user.ensure_may_create()?;
             (Some(user.clone()), actor(user))
         }
         Caller::Partner(client) => {
@@ -138,7 +132,7 @@ pub async fn create_issue(
     }
     let now = db::now();
     let viewer = reporter.clone();
-    let issue = db::write(&state.pool, move |conn| {
+    let report = db::write(&state.pool, move |conn| {
         let answers = checked_answers(conn, &body.category, &body.answers)?;
         let row = IssueRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -167,25 +161,36 @@ pub async fn create_issue(
             hidden_at: None,
         };
         record_report(conn, &row, actor)?;
-        Ok(issue_view(conn, row, reporter.as_ref())?)
+        Ok(row)
     })
     .await?;
     // Looked for after the report is stored, outside its write: the search reads many
-    // rows, and no other writer should wait for it.
+    // rows, and no other writer should wait for it. The names the report shows are read
+    // with theirs.
     let circle = Circle {
-        lat: issue.lat,
-        lon: issue.lon,
+        lat: report.lat,
+        lon: report.lon,
         radius_m: DUPLICATE_RADIUS_M,
     };
-    let (category, id) = (issue.category.code.clone(), issue.id.clone());
-    let possible_duplicates = db::read(&state.pool, move |conn| {
-        let rows = models::nearby_open(conn, &category, circle, Some(&id), MAX_DUPLICATES)?;
+    let mut views = db::read(&state.pool, move |conn| {
+        let (category, id) = (report.category_code.clone(), report.id.clone());
+        let mut rows = vec![report];
+        rows.extend(models::nearby_open(
+            conn,
+            &category,
+            circle,
+            Some(&id),
+            MAX_DUPLICATES,
+        )?);
         Ok(issue_views(conn, rows, viewer.as_ref())?)
     })
-    .await?;
+    .await?
+    .into_iter();
     let reported = ReportedIssue {
-        issue,
-        possible_duplicates,
+        issue: views.next().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("the new report's view is missing"))
+        })?,
+        possible_duplicates: views.collect(),
     };
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/issues/{}", reported.issue.id)))
