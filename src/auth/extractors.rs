@@ -249,6 +249,12 @@ impl CitizenToCheck {
     pub fn verify(self, conn: &mut db::DbConnection) -> Result<SessionToCheck, ApiError> {
         self.0.claims(conn).map(SessionToCheck)
     }
+
+    /// Verifies the token and checks its session on `conn`, in a statement of its own:
+    /// the signed-in account, or `401` as [`AuthUser`] answers.
+    pub fn check(self, conn: &mut db::DbConnection) -> Result<AuthUser, ApiError> {
+        self.0.check(conn)
+    }
 }
 
 /// A citizen's access token, verified, whose session is still to be checked: by a

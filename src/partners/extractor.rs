@@ -6,9 +6,9 @@ use futures_util::future::LocalBoxFuture;
 
 use super::Scope;
 use super::models::find_client;
-use crate::auth::AuthUser;
 use crate::auth::extractors::{app_state, bearer_token, has_partner_token};
 use crate::auth::tokens::{ACCESS_TOKEN_TYP, token_typ, verify_partner_token};
+use crate::auth::{AuthUser, CitizenToCheck};
 use crate::db;
 use crate::error::ApiError;
 
@@ -106,6 +106,38 @@ impl FromRequest for Caller {
         } else {
             let user = AuthUser::from_request(req, payload);
             Box::pin(async move { Ok(Self::Citizen(user.await?)) })
+        }
+    }
+}
+
+/// A [`Caller`] whose citizen's session the route checks in its own write
+/// ([`CallerToCheck::check`]), as [`CitizenToCheck`]; a partner client is checked at once.
+pub enum CallerToCheck {
+    Citizen(CitizenToCheck),
+    Partner(PartnerClient),
+}
+
+impl FromRequest for CallerToCheck {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if has_partner_token(req) {
+            let client = PartnerClient::from_request(req, payload);
+            Box::pin(async move { Ok(Self::Partner(client.await?)) })
+        } else {
+            let citizen = CitizenToCheck::from_request(req, payload);
+            Box::pin(async move { Ok(Self::Citizen(citizen.await?)) })
+        }
+    }
+}
+
+impl CallerToCheck {
+    /// The caller, a citizen's session checked on `conn`.
+    pub fn check(self, conn: &mut db::DbConnection) -> Result<Caller, ApiError> {
+        match self {
+            Self::Citizen(citizen) => citizen.check(conn).map(Caller::Citizen),
+            Self::Partner(client) => Ok(Caller::Partner(client)),
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod views;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use extractor::{Caller, PartnerClient};
+pub use extractor::{Caller, CallerToCheck, PartnerClient};
 
 /// What a partner client may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]

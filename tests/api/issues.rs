@@ -256,6 +256,21 @@ async fn only_verified_citizens_may_report() {
         .post_json_as("/issues", &unverified.access_token, &body)
         .await;
     problem(response, 403, "email_not_verified").await;
+    // Who may report is told before what is wrong with the report.
+    let invalid = litter("ab", 91.0, LON);
+    let response = app
+        .post_json_as("/issues", &unverified.access_token, &invalid)
+        .await;
+    problem(response, 403, "email_not_verified").await;
+    let ada = app.citizen("ada@example.org").await;
+    let out = app
+        .post_json_as("/auth/logout", &ada.access_token, &json!({}))
+        .await;
+    assert_eq!(out.status(), 204);
+    for body in [&body, &invalid] {
+        let response = app.post_json_as("/issues", &ada.access_token, body).await;
+        problem(response, 401, "session_ended").await;
+    }
     let page = get(&app, "/issues", None).await;
     assert_eq!(page["items"], json!([]));
 }

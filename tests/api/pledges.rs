@@ -129,6 +129,67 @@ async fn concurrent_pledges_never_exceed_capacity_and_the_rest_wait() {
 }
 
 #[actix_web::test]
+async fn a_pledge_checks_the_session_and_the_account_before_the_body() {
+    let app = TestApp::spawn().await;
+    let owner = app.citizen("owner@example.org").await;
+    let group = group(&app, &owner, "Mill Lane Friends").await;
+    let opp = opportunity(&app, &owner, &group, json!({"capacity": 5})).await;
+    let id = opp["id"].as_str().unwrap().to_owned();
+    let missing = "0190a1b2-0000-7000-8000-000000000000";
+    let (good, bad) = (time_pledge(2.0), time_pledge(0.0));
+
+    assert_eq!(
+        app.register("new@example.org", crate::helpers::PASSWORD, "New")
+            .await
+            .status(),
+        201
+    );
+    let unverified = app
+        .sign_in("new@example.org", crate::helpers::PASSWORD)
+        .await;
+    for body in [&good, &bad] {
+        let refused = pledge(&app, &unverified, &id, body.clone()).await;
+        problem(refused, 403, "email_not_verified").await;
+    }
+
+    let ada = app.citizen("ada@example.org").await;
+    let phone = app
+        .sign_in("ada@example.org", crate::helpers::PASSWORD)
+        .await;
+    let out = app
+        .post_json_as("/auth/logout", &ada.access_token, &json!({}))
+        .await;
+    assert_eq!(out.status(), 204);
+    for (target, body) in [(id.as_str(), &good), (id.as_str(), &bad), (missing, &good)] {
+        let refused = pledge(&app, &ada, target, body.clone()).await;
+        problem(refused, 401, "session_ended").await;
+    }
+
+    problem(
+        pledge(&app, &phone, &id, bad).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        pledge(&app, &phone, missing, good.clone()).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let made = created(pledge(&app, &phone, &id, good).await).await;
+    assert_eq!(made["status"], "confirmed");
+    let opp: Value = ok(app
+        .client
+        .get(app.api(&format!("/opportunities/{id}")))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(opp["places_taken"], 1);
+}
+
+#[actix_web::test]
 async fn a_withdrawal_promotes_the_oldest_waitlisted_pledge() {
     let app = TestApp::spawn().await;
     let owner = app.citizen("owner@example.org").await;

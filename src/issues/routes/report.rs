@@ -21,7 +21,7 @@ use crate::issues::views::{
     UpdateIssueRequest,
 };
 use crate::pagination::{Page, PageQuery};
-use crate::partners::{Caller, Scope};
+use crate::partners::{Caller, CallerToCheck, Scope};
 use crate::startup::AppState;
 use crate::sync::views::{IncludeDeletedQuery, IssueListItem, Tombstone};
 
@@ -65,6 +65,48 @@ fn checked_answers(
     Ok(serde_json::Value::Object(answers).to_string())
 }
 
+/// Who reports for `caller`: a verified citizen who may post (the reporter), or a
+/// partner client with the `issues:write` scope (the report's `reported_via`). Gives the
+/// reporter, the timeline's actor and the partner's id.
+fn reporting_as(caller: Caller) -> ApiResult<(Option<AuthUser>, Actor, Option<String>)> {
+    match caller {
+        Caller::Citizen(user) => {
+            user.ensure_may_create()?;
+            let actor = actor(&user);
+            Ok((Some(user), actor, None))
+        }
+        Caller::Partner(client) => {
+            client.require(Scope::IssuesWrite)?;
+            let actor = Actor::Partner {
+                client_id: client.id.clone(),
+            };
+            Ok((None, actor, Some(client.id)))
+        }
+    }
+}
+
+/// A report's own fields, checked: every bad one named in one `422`.
+fn checked_fields(
+    body: &CreateIssueRequest,
+) -> ApiResult<(Title, Description, Option<Address>, Coordinates)> {
+    let mut errors = FieldErrors::new();
+    let title = errors.check(Title::parse("title", &body.title));
+    let description = errors.check(Description::parse("description", &body.description));
+    let address = errors.optional(
+        body.address.as_deref().filter(|a| !a.trim().is_empty()),
+        |a| Address::parse("address", a),
+    );
+    let position = Coordinates::new("lat", body.lat, "lon", body.lon)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    match (title, description, position) {
+        (Some(title), Some(description), Some(position)) if errors.is_empty() => {
+            Ok((title, description, address, position))
+        }
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
 /// Report a local problem.
 ///
 /// Verified citizens, and partner clients with the `issues:write` scope reporting for a
@@ -91,48 +133,17 @@ fn checked_answers(
 #[post("/issues")]
 pub async fn create_issue(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: CallerToCheck,
     body: web::Json<CreateIssueRequest>,
 ) -> ApiResult<HttpResponse> {
-    let (reporter, actor) = match &caller {
-        Caller::Citizen(user) => {
-            user.ensure_may_create()?;
-            (Some(user.clone()), actor(user))
-        }
-        Caller::Partner(client) => {
-            client.require(Scope::IssuesWrite)?;
-            (
-                None,
-                Actor::Partner {
-                    client_id: client.id.clone(),
-                },
-            )
-        }
-    };
-    let partner_client_id = match caller {
-        Caller::Partner(client) => Some(client.id),
-        Caller::Citizen(_) => None,
-    };
     let body = body.into_inner();
-    let mut errors = FieldErrors::new();
-    let title = errors.check(Title::parse("title", &body.title));
-    let description = errors.check(Description::parse("description", &body.description));
-    let address = errors.optional(
-        body.address.as_deref().filter(|a| !a.trim().is_empty()),
-        |a| Address::parse("address", a),
-    );
-    let position = Coordinates::new("lat", body.lat, "lon", body.lon)
-        .map_err(|e| errors.extend(e))
-        .ok();
-    let (Some(title), Some(description), Some(position)) = (title, description, position) else {
-        return Err(ApiError::validation(errors));
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
     let now = db::now();
-    let viewer = reporter.clone();
-    let report = db::write(&state.pool, move |conn| {
+    // The caller is checked in the write that stores the report: a citizen's session is
+    // its first statement (no trip of its own to the database), and the body is judged
+    // only once the caller may report, so a `401` or `403` still comes before a `422`.
+    let (report, viewer) = db::write(&state.pool, move |conn| {
+        let (reporter, actor, partner_client_id) = reporting_as(caller.check(conn)?)?;
+        let (title, description, address, position) = checked_fields(&body)?;
         let answers = checked_answers(conn, &body.category, &body.answers)?;
         let row = IssueRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -161,7 +172,7 @@ pub async fn create_issue(
             hidden_at: None,
         };
         record_report(conn, &row, actor)?;
-        Ok(row)
+        Ok((row, reporter))
     })
     .await?;
     // Looked for after the report is stored, outside its write: the search reads many
