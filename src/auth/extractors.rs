@@ -1,6 +1,7 @@
 //! Extractors that authenticate a request: `AuthUser` (any signed-in account),
 //! `VerifiedCitizen` (email verified; needed to create content) and `RoleGuard<R>`
-//! (a role from the set `R`).
+//! (a role from the set `R`). `Viewer` (reads) and `CitizenToCheck` (writes) verify the
+//! token at once and leave the session's check to the route's own statement.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;

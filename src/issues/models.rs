@@ -1133,7 +1133,8 @@ pub enum Bond {
 }
 
 /// An issue's counts and status right after one of its counts moved.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, QueryableByName)]
+#[diesel(table_name = issues)]
 pub struct BondCounts {
     pub support_count: i32,
     pub follower_count: i32,
@@ -1160,6 +1161,9 @@ pub fn add_bond(
     account_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<BondCounts>> {
+    if let DbConnection::Postgresql(pg) = conn {
+        return add_bond_on_postgres(pg, bond, issue_id, account_id, now);
+    }
     let added = match bond {
         Bond::Support => on_backend!(conn, |c| diesel::insert_into(issue_supports::table)
             .values((
@@ -1184,6 +1188,52 @@ pub fn add_bond(
     // The count's change in the sync log reaches the new supporter or follower too: they
     // relate to the issue from now on (`sync::record_for` is for a relation lost).
     Ok(Some(bump_count(conn, bond, issue_id, 1)?))
+}
+
+/// [`add_bond`]'s three statements in one on PostgreSQL, where each is a round trip:
+/// the bond (if missing), the count it moves, and the count's row in the sync log, as
+/// [`bump_count`] writes them. No row comes back when the bond was there already.
+macro_rules! add_bond_sql {
+    ($bonds:literal, $count:literal) => {
+        concat!(
+            "WITH added AS (INSERT INTO ",
+            $bonds,
+            " (issue_id, account_id, created_at) VALUES ($1, $2, $3) ",
+            "ON CONFLICT DO NOTHING RETURNING issue_id), ",
+            "counted AS (UPDATE issues SET ",
+            $count,
+            " = ",
+            $count,
+            " + 1 FROM added WHERE issues.id = added.issue_id ",
+            "RETURNING issues.id, support_count, follower_count, status), ",
+            "logged AS (INSERT INTO sync_changes (entity_type, entity_id, created_at) ",
+            "SELECT $4, id, $3 FROM counted) ",
+            "SELECT support_count, follower_count, status FROM counted"
+        )
+    };
+}
+
+fn add_bond_on_postgres(
+    conn: &mut diesel::PgConnection,
+    bond: Bond,
+    issue_id: &str,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<BondCounts>> {
+    use diesel::sql_types::{Text, Timestamp};
+    let sql = match bond {
+        Bond::Support => add_bond_sql!("issue_supports", "support_count"),
+        Bond::Follow => add_bond_sql!("issue_follows", "follower_count"),
+    };
+    KeepPrepared(
+        diesel::sql_query(sql)
+            .bind::<Text, _>(issue_id)
+            .bind::<Text, _>(account_id)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(crate::sync::Entity::Issue.as_str()),
+    )
+    .get_result(conn)
+    .optional()
 }
 
 /// Removes the bond if present; returns the issue's counts afterwards if it was removed.
