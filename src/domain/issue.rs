@@ -72,6 +72,13 @@ impl Address {
         plain_text(field, raw, 1, 300).map(Self)
     }
 
+    /// An address a request may leave out: missing or blank is none.
+    pub fn parse_optional(field: &str, raw: Option<&str>) -> Result<Option<Self>, FieldError> {
+        raw.filter(|raw| !raw.trim().is_empty())
+            .map(|raw| Self::parse(field, raw))
+            .transpose()
+    }
+
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -212,6 +219,22 @@ mod tests {
         assert!(Description::parse("d", "").is_ok());
         assert!(Description::parse("d", "line one\nline two").is_ok());
         assert!(Description::parse("d", "bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn a_missing_or_blank_address_is_none() {
+        assert_eq!(Address::parse_optional("a", None), Ok(None));
+        assert_eq!(Address::parse_optional("a", Some("  ")), Ok(None));
+        assert_eq!(
+            Address::parse_optional("a", Some(" 1 Mill Lane ")),
+            Ok(Some(Address("1 Mill Lane".to_owned())))
+        );
+        let too_long = "a".repeat(301);
+        let error = Address::parse_optional("a", Some(&too_long)).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.code.as_str()),
+            ("a", "too_long")
+        );
     }
 
     #[test]

@@ -232,10 +232,9 @@ async fn publish(
     let mut errors = FieldErrors::new();
     let title = errors.check(Title::parse("title", &body.title));
     let description = errors.check(Description::parse("description", &body.description));
-    let address = errors.optional(
-        body.address.as_deref().filter(|a| !a.trim().is_empty()),
-        |a| Address::parse("address", a),
-    );
+    let address = errors
+        .check(Address::parse_optional("address", body.address.as_deref()))
+        .flatten();
     let position = match (body.lat, body.lon) {
         (Some(lat), Some(lon)) => Coordinates::new("lat", lat, "lon", lon)
             .map_err(|e| errors.extend(e))

@@ -88,14 +88,19 @@ impl FromRequest for PartnerClient {
 }
 
 /// Who makes a request that both residents and partners may make: a signed-in account,
-/// or a partner client (told apart by the token's `typ`).
+/// or a partner client (told apart by the token's `typ`). A route that checks a
+/// citizen's session in its own write takes [`CallerToCheck`] instead.
 #[derive(Debug, Clone)]
-pub enum Caller {
-    Citizen(AuthUser),
+pub enum Caller<Citizen = AuthUser> {
+    Citizen(Citizen),
     Partner(PartnerClient),
 }
 
-impl FromRequest for Caller {
+impl<C> FromRequest for Caller<C>
+where
+    C: FromRequest<Error = ApiError> + 'static,
+    C::Future: 'static,
+{
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -104,33 +109,15 @@ impl FromRequest for Caller {
             let client = PartnerClient::from_request(req, payload);
             Box::pin(async move { Ok(Self::Partner(client.await?)) })
         } else {
-            let user = AuthUser::from_request(req, payload);
-            Box::pin(async move { Ok(Self::Citizen(user.await?)) })
+            let citizen = C::from_request(req, payload);
+            Box::pin(async move { Ok(Self::Citizen(citizen.await?)) })
         }
     }
 }
 
 /// A [`Caller`] whose citizen's session the route checks in its own write
 /// ([`CallerToCheck::check`]), as [`CitizenToCheck`]; a partner client is checked at once.
-pub enum CallerToCheck {
-    Citizen(CitizenToCheck),
-    Partner(PartnerClient),
-}
-
-impl FromRequest for CallerToCheck {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        if has_partner_token(req) {
-            let client = PartnerClient::from_request(req, payload);
-            Box::pin(async move { Ok(Self::Partner(client.await?)) })
-        } else {
-            let citizen = CitizenToCheck::from_request(req, payload);
-            Box::pin(async move { Ok(Self::Citizen(citizen.await?)) })
-        }
-    }
-}
+pub type CallerToCheck = Caller<CitizenToCheck>;
 
 impl CallerToCheck {
     /// The caller, a citizen's session checked on `conn`.

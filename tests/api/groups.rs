@@ -275,15 +275,7 @@ async fn a_verified_citizen_creates_a_group_with_a_unique_name_and_becomes_its_o
     )
     .await;
     problem(response, 401, "missing_token").await;
-    assert_eq!(
-        app.register("new@example.org", crate::helpers::PASSWORD, "New")
-            .await
-            .status(),
-        201
-    );
-    let unverified = app
-        .sign_in("new@example.org", crate::helpers::PASSWORD)
-        .await;
+    let unverified = app.unverified("new@example.org").await;
     let response = app
         .post_json_as(
             "/groups",

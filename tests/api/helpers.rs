@@ -269,6 +269,21 @@ impl TestApp {
         self.sign_in(email, PASSWORD).await
     }
 
+    /// Registers and signs in, leaving the email unverified.
+    pub async fn unverified(&self, email: &str) -> Citizen {
+        let response = self.register(email, PASSWORD, "New").await;
+        assert_eq!(response.status(), 201, "register {email}");
+        self.sign_in(email, PASSWORD).await
+    }
+
+    /// Signs `who`'s session out (`POST /auth/logout`).
+    pub async fn logout(&self, who: &Citizen) {
+        let response = self
+            .post_json_as("/auth/logout", &who.access_token, &json!({}))
+            .await;
+        assert_eq!(response.status(), 204, "logout {}", who.email);
+    }
+
     /// Signs in and returns the session's tokens.
     pub async fn sign_in(&self, email: &str, password: &str) -> Citizen {
         let response = self.login(email, password).await;

@@ -122,16 +122,25 @@ async fn a_verified_citizen_reports_an_issue_and_anyone_can_read_it() {
     );
 }
 
-#[actix_web::test]
-async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_first() {
-    let app = TestApp::spawn().await;
+/// A well-formed id no issue has.
+const MISSING_ISSUE: &str = "/issues/0190a1b2-0000-7000-8000-000000000000";
+
+/// Ada's report (its path), and Bo signed in on two devices: two sessions of one account.
+async fn ada_reports_to_bo_on_two_devices(app: &TestApp) -> (Citizen, Citizen, Citizen, String) {
     let ada = app.citizen("ada@example.org").await;
     let bo = app.citizen("bo@example.org").await;
     let phone = app
         .sign_in("bo@example.org", crate::helpers::PASSWORD)
         .await;
-    let issue = report(&app, &ada, litter("Bags by the gate", LAT, LON)).await;
+    let issue = report(app, &ada, litter("Bags by the gate", LAT, LON)).await;
     let path = format!("/issues/{}", issue["id"].as_str().unwrap());
+    (ada, bo, phone, path)
+}
+
+#[actix_web::test]
+async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_first() {
+    let app = TestApp::spawn().await;
+    let (ada, bo, phone, path) = ada_reports_to_bo_on_two_devices(&app).await;
     assert_eq!(
         put(&app, &bo, &format!("{path}/support")).await.status(),
         200
@@ -146,7 +155,7 @@ async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_fir
     }
     let ours = get(&app, &path, Some(&ada)).await;
     assert_eq!(ours["supported_by_me"], false);
-    let missing = "/issues/0190a1b2-0000-7000-8000-000000000000";
+    let missing = MISSING_ISSUE;
     problem(
         app.get_as(missing, &bo.access_token).await,
         404,
@@ -154,10 +163,7 @@ async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_fir
     )
     .await;
 
-    let out = app
-        .post_json_as("/auth/logout", &bo.access_token, &json!({}))
-        .await;
-    assert_eq!(out.status(), 204);
+    app.logout(&bo).await;
     // An ended session is refused whether or not the issue exists.
     for path in [path.as_str(), missing] {
         problem(
@@ -176,25 +182,11 @@ async fn a_signed_in_detail_shows_the_callers_bonds_and_checks_their_session_fir
 #[actix_web::test]
 async fn support_and_follow_check_the_session_in_their_write_before_the_issue() {
     let app = TestApp::spawn().await;
-    let ada = app.citizen("ada@example.org").await;
-    let bo = app.citizen("bo@example.org").await;
-    let phone = app
-        .sign_in("bo@example.org", crate::helpers::PASSWORD)
-        .await;
-    let issue = report(&app, &ada, litter("Bags by the stile", LAT, LON)).await;
-    let path = format!("/issues/{}", issue["id"].as_str().unwrap());
-    let missing = "/issues/0190a1b2-0000-7000-8000-000000000000";
+    let (_, bo, phone, path) = ada_reports_to_bo_on_two_devices(&app).await;
+    let missing = MISSING_ISSUE;
 
     // An unverified account may follow, not support; that is told before a missing issue.
-    assert_eq!(
-        app.register("new@example.org", crate::helpers::PASSWORD, "New")
-            .await
-            .status(),
-        201
-    );
-    let unverified = app
-        .sign_in("new@example.org", crate::helpers::PASSWORD)
-        .await;
+    let unverified = app.unverified("new@example.org").await;
     for target in [path.as_str(), missing] {
         let response = put(&app, &unverified, &format!("{target}/support")).await;
         problem(response, 403, "email_not_verified").await;
@@ -210,10 +202,7 @@ async fn support_and_follow_check_the_session_in_their_write_before_the_issue() 
         .await;
     }
 
-    let out = app
-        .post_json_as("/auth/logout", &bo.access_token, &json!({}))
-        .await;
-    assert_eq!(out.status(), 204);
+    app.logout(&bo).await;
     // An ended session changes nothing, whether or not the issue exists.
     for target in [path.as_str(), missing] {
         for bond in ["support", "follow"] {
@@ -243,15 +232,7 @@ async fn only_verified_citizens_may_report() {
     let body = litter("Bags by the bench", LAT, LON);
     let response = app.post_json("/issues", &body).await;
     problem(response, 401, "missing_token").await;
-    assert_eq!(
-        app.register("new@example.org", crate::helpers::PASSWORD, "New")
-            .await
-            .status(),
-        201
-    );
-    let unverified = app
-        .sign_in("new@example.org", crate::helpers::PASSWORD)
-        .await;
+    let unverified = app.unverified("new@example.org").await;
     let response = app
         .post_json_as("/issues", &unverified.access_token, &body)
         .await;
@@ -263,10 +244,7 @@ async fn only_verified_citizens_may_report() {
         .await;
     problem(response, 403, "email_not_verified").await;
     let ada = app.citizen("ada@example.org").await;
-    let out = app
-        .post_json_as("/auth/logout", &ada.access_token, &json!({}))
-        .await;
-    assert_eq!(out.status(), 204);
+    app.logout(&ada).await;
     for body in [&body, &invalid] {
         let response = app.post_json_as("/issues", &ada.access_token, body).await;
         problem(response, 401, "session_ended").await;

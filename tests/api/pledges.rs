@@ -40,6 +40,11 @@ async fn ok(response: reqwest::Response) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// `GET path` as the public: its `200` body.
+async fn public(app: &TestApp, path: &str) -> Value {
+    ok(app.client.get(app.api(path)).send().await.unwrap()).await
+}
+
 /// A group organised by `owner`.
 async fn group(app: &TestApp, owner: &Citizen, name: &str) -> String {
     let body = json!({"name": name, "description": "Neighbours", "lat": LAT, "lon": LON, "radius_m": 2000, "join_policy": "open"});
@@ -116,13 +121,7 @@ async fn concurrent_pledges_never_exceed_capacity_and_the_rest_wait() {
         }
     }
     assert_eq!((confirmed, waitlisted), (5, 45));
-    let opp: Value = ok(app
-        .client
-        .get(app.api(&format!("/opportunities/{id}")))
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let opp: Value = public(&app, &format!("/opportunities/{id}")).await;
     assert_eq!(opp["places_taken"], 5);
     assert_eq!(opp["places_left"], 0);
     assert_eq!(opp["waitlist_count"], 45);
@@ -138,15 +137,7 @@ async fn a_pledge_checks_the_session_and_the_account_before_the_body() {
     let missing = "0190a1b2-0000-7000-8000-000000000000";
     let (good, bad) = (time_pledge(2.0), time_pledge(0.0));
 
-    assert_eq!(
-        app.register("new@example.org", crate::helpers::PASSWORD, "New")
-            .await
-            .status(),
-        201
-    );
-    let unverified = app
-        .sign_in("new@example.org", crate::helpers::PASSWORD)
-        .await;
+    let unverified = app.unverified("new@example.org").await;
     for body in [&good, &bad] {
         let refused = pledge(&app, &unverified, &id, body.clone()).await;
         problem(refused, 403, "email_not_verified").await;
@@ -156,10 +147,7 @@ async fn a_pledge_checks_the_session_and_the_account_before_the_body() {
     let phone = app
         .sign_in("ada@example.org", crate::helpers::PASSWORD)
         .await;
-    let out = app
-        .post_json_as("/auth/logout", &ada.access_token, &json!({}))
-        .await;
-    assert_eq!(out.status(), 204);
+    app.logout(&ada).await;
     for (target, body) in [(id.as_str(), &good), (id.as_str(), &bad), (missing, &good)] {
         let refused = pledge(&app, &ada, target, body.clone()).await;
         problem(refused, 401, "session_ended").await;
@@ -179,13 +167,7 @@ async fn a_pledge_checks_the_session_and_the_account_before_the_body() {
     .await;
     let made = created(pledge(&app, &phone, &id, good).await).await;
     assert_eq!(made["status"], "confirmed");
-    let opp: Value = ok(app
-        .client
-        .get(app.api(&format!("/opportunities/{id}")))
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let opp: Value = public(&app, &format!("/opportunities/{id}")).await;
     assert_eq!(opp["places_taken"], 1);
 }
 
@@ -442,21 +424,9 @@ async fn a_pledge_to_an_issue_moves_it_to_community_and_the_timeline_shows_only_
         .await,
     )
     .await;
-    let detail: Value = ok(app
-        .client
-        .get(app.api(&format!("/issues/{id}")))
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let detail: Value = public(&app, &format!("/issues/{id}")).await;
     assert_eq!(detail["status"], "community");
-    let timeline: Value = ok(app
-        .client
-        .get(app.api(&format!("/issues/{id}/timeline")))
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let timeline: Value = public(&app, &format!("/issues/{id}/timeline")).await;
     let pledged: Vec<&Value> = timeline["items"]
         .as_array()
         .unwrap()
@@ -598,13 +568,7 @@ async fn organisers_manage_opportunities_and_cancelling_withdraws_pledges() {
         "not_found",
     )
     .await;
-    let listed: Value = ok(app
-        .client
-        .get(app.api("/opportunities"))
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let listed: Value = public(&app, "/opportunities").await;
     assert_eq!(listed["items"], json!([]));
     let path = format!("/opportunities/{id}");
     let patch = |who: Citizen, body: Value| {
@@ -628,13 +592,7 @@ async fn organisers_manage_opportunities_and_cancelling_withdraws_pledges() {
         .unwrap())
     .await;
     assert_eq!(near["items"].as_array().unwrap().len(), 1);
-    let far: Value = ok(app
-        .client
-        .get(app.api("/opportunities?near=48.85,2.35&radius=1000"))
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let far: Value = public(&app, "/opportunities?near=48.85,2.35&radius=1000").await;
     assert_eq!(far["items"], json!([]));
 
     let ada = app.citizen("ada@example.org").await;

@@ -92,10 +92,9 @@ fn checked_fields(
     let mut errors = FieldErrors::new();
     let title = errors.check(Title::parse("title", &body.title));
     let description = errors.check(Description::parse("description", &body.description));
-    let address = errors.optional(
-        body.address.as_deref().filter(|a| !a.trim().is_empty()),
-        |a| Address::parse("address", a),
-    );
+    let address = errors
+        .check(Address::parse_optional("address", body.address.as_deref()))
+        .flatten();
     let position = Coordinates::new("lat", body.lat, "lon", body.lon)
         .map_err(|e| errors.extend(e))
         .ok();
