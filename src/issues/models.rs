@@ -1190,9 +1190,8 @@ pub fn add_bond(
     Ok(Some(bump_count(conn, bond, issue_id, 1)?))
 }
 
-/// [`add_bond`]'s three statements in one on PostgreSQL, where each is a round trip:
-/// the bond (if missing), the count it moves, and the count's row in the sync log, as
-/// [`bump_count`] writes them. No row comes back when the bond was there already.
+/// The statement of [`add_bond_on_postgres`] for one kind of bond: its table and the
+/// issue's count it moves.
 macro_rules! add_bond_sql {
     ($bonds:literal, $count:literal) => {
         concat!(
@@ -1213,6 +1212,9 @@ macro_rules! add_bond_sql {
     };
 }
 
+/// [`add_bond`]'s three statements in one on PostgreSQL, where each is a round trip:
+/// the bond (if missing), the count it moves, and the count's row in the sync log, as
+/// [`bump_count`] writes them. No row comes back when the bond was there already.
 fn add_bond_on_postgres(
     conn: &mut diesel::PgConnection,
     bond: Bond,
