@@ -145,17 +145,11 @@ impl FromRequest for AuthUser {
             let user = user.clone();
             return Box::pin(async move { Ok(user) });
         }
-        let token = bearer_token(req);
-        let state = app_state(req);
+        let session = Session::of_citizen(req);
         let req = req.clone();
         Box::pin(async move {
-            let (token, state) = (token?, state?);
-            refuse_partner(&token)?;
-            let session = Session {
-                verified: verified_claims(&req, &token),
-                token,
-                state: state.clone(),
-            };
+            let session = session?;
+            let state = session.state.clone();
             let user = db::read_one_statement(&state.pool, move |conn| session.check(conn)).await?;
             req.extensions_mut().insert(user.clone());
             Ok(user)
@@ -191,6 +185,23 @@ struct Session {
 }
 
 impl Session {
+    /// The token `req` carries: `401` without a well-formed one.
+    fn of(req: &HttpRequest) -> Result<Self, ApiError> {
+        let token = bearer_token(req)?;
+        Ok(Self {
+            verified: verified_claims(req, &token),
+            token,
+            state: app_state(req)?,
+        })
+    }
+
+    /// [`Session::of`], and `403 citizens_only` for a partner client's token.
+    fn of_citizen(req: &HttpRequest) -> Result<Self, ApiError> {
+        let session = Self::of(req)?;
+        refuse_partner(&session.token)?;
+        Ok(session)
+    }
+
     /// The token's claims: those the rate limiter verified, or verified now.
     fn claims(self, conn: &mut db::DbConnection) -> Result<AccessClaims, ApiError> {
         match self.verified {
@@ -230,22 +241,11 @@ impl FromRequest for CitizenToCheck {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        std::future::ready(Self::pending(req))
+        std::future::ready(Session::of_citizen(req).map(Self))
     }
 }
 
 impl CitizenToCheck {
-    fn pending(req: &HttpRequest) -> Result<Self, ApiError> {
-        let token = bearer_token(req)?;
-        let state = app_state(req)?;
-        refuse_partner(&token)?;
-        Ok(Self(Session {
-            verified: verified_claims(req, &token),
-            token,
-            state,
-        }))
-    }
-
     /// Verifies the token (unless the rate limiter did), leaving its session to check.
     pub fn verify(self, conn: &mut db::DbConnection) -> Result<SessionToCheck, ApiError> {
         self.0.claims(conn).map(SessionToCheck)
@@ -273,6 +273,17 @@ impl SessionToCheck {
     /// The account the token names; the session's, if the check admits it.
     pub fn account_id(&self) -> &str {
         &self.0.sub
+    }
+
+    /// [`SessionToCheck::user`] for a statement that read the session's check together
+    /// with something else (`found`: `None` when there is no such session): the
+    /// signed-in account and what came with its check, or `401` and nothing.
+    pub fn admit<T>(
+        self,
+        found: Option<(SessionCheck, Option<T>)>,
+    ) -> Result<(AuthUser, Option<T>), ApiError> {
+        let (check, with) = found.unzip();
+        Ok((self.user(check)?, with.flatten()))
     }
 
     /// The signed-in account, if `row` (the session's check, `None` when there is no
@@ -426,12 +437,8 @@ impl Viewer {
         if reads_as_public(req) {
             return Ok(Self(None));
         }
-        let token = bearer_token(req)?;
-        Ok(Self(Some(Session {
-            verified: verified_claims(req, &token),
-            token,
-            state: app_state(req)?,
-        })))
+        // Not the public's, so not a partner's token either: no need to decode it again.
+        Session::of(req).map(|session| Self(Some(session)))
     }
 
     /// Whether the request carries a citizen's token (its session not checked yet).

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::extractors::{SessionCheck, session_columns};
-use crate::db::schema::{issue_supports, issues};
+use crate::db::schema::{issue_supports, issues, sessions};
 use crate::db::{DbConnection, KeepPrepared, on_backend};
 
 /// An issue row.
@@ -101,6 +101,17 @@ pub fn find_issue_in_detail(
         .first(c))
 }
 
+/// Session `session` joined to its account, with issue `id` where there is one: what a
+/// statement that checks the session beside the issue starts from. `id` is owned,
+/// since diesel needs a join's `ON` clause to be `'static`.
+#[diesel::dsl::auto_type]
+fn session_and_issue<'a>(session: &'a str, id: String) -> _ {
+    sessions::table
+        .inner_join(accounts::table)
+        .left_join(issues::table.on(issues::id.eq(id)))
+        .filter(sessions::id.eq(session))
+}
+
 diesel::alias!(accounts as reporters: Reporters);
 
 /// [`find_issue_in_detail`] for a signed-in caller, in one statement with the check of
@@ -113,28 +124,25 @@ pub fn find_issue_in_detail_for_session(
     session: &str,
     account: &str,
 ) -> QueryResult<Option<(SessionCheck, Option<IssueInDetail>)>> {
-    use crate::db::schema::{categories, sessions};
-    let found: Option<(_, Option<IssueRow>, _, _, _)> = on_backend!(conn, |c| sessions::table
-        .inner_join(accounts::table)
-        // Owned: diesel needs a join's `ON` clause to be `'static`.
-        .left_join(issues::table.on(issues::id.eq(id.to_owned())))
-        .left_join(categories::table.on(categories::code.eq(issues::category_code)))
-        .left_join(
-            reporters.on(reporters
-                .field(accounts::id)
-                .nullable()
-                .eq(issues::reporter_id)),
-        )
-        .filter(sessions::id.eq(session))
-        .select((
-            session_columns(),
-            Option::<IssueRow>::as_select(),
-            categories::name.nullable(),
-            reporters.field(accounts::display_name).nullable(),
-            bonds(id, account),
-        ))
-        .first(c)
-        .optional())?;
+    use crate::db::schema::categories;
+    let found: Option<(_, Option<IssueRow>, _, _, _)> =
+        on_backend!(conn, |c| session_and_issue(session, id.to_owned())
+            .left_join(categories::table.on(categories::code.eq(issues::category_code)))
+            .left_join(
+                reporters.on(reporters
+                    .field(accounts::id)
+                    .nullable()
+                    .eq(issues::reporter_id)),
+            )
+            .select((
+                session_columns(),
+                Option::<IssueRow>::as_select(),
+                categories::name.nullable(),
+                reporters.field(accounts::display_name).nullable(),
+                bonds(id, account),
+            ))
+            .first(c)
+            .optional())?;
     Ok(
         found.map(|(check, row, category_name, reporter_name, bonds)| {
             let issue = row.map(|row| IssueInDetail {
@@ -156,12 +164,7 @@ pub fn find_issue_for_session(
     id: &str,
     session: &str,
 ) -> QueryResult<Option<(SessionCheck, Option<IssueRow>)>> {
-    use crate::db::schema::sessions;
-    on_backend!(conn, |c| sessions::table
-        .inner_join(accounts::table)
-        // Owned: diesel needs a join's `ON` clause to be `'static`.
-        .left_join(issues::table.on(issues::id.eq(id.to_owned())))
-        .filter(sessions::id.eq(session))
+    on_backend!(conn, |c| session_and_issue(session, id.to_owned())
         .select((session_columns(), Option::<IssueRow>::as_select()))
         .first(c)
         .optional())

@@ -90,9 +90,8 @@ async fn change_bond(
     let threshold = state.config.escalation_threshold;
     db::write(&state.pool, move |conn| {
         let token = caller.verify(conn)?;
-        let (check, found) = models::find_issue_for_session(conn, &id, token.session_id())?.unzip();
-        let user = token.user(check)?;
-        let found = found.flatten();
+        let found = models::find_issue_for_session(conn, &id, token.session_id())?;
+        let (user, found) = token.admit(found)?;
         let account_id = &user.account_id;
         let (row, changed) = if add {
             if matches!(bond, Bond::Support) {

@@ -622,8 +622,7 @@ pub async fn get_issue(
             token.account_id(),
         )?;
         // The session first: a token whose session ended is refused, issue or none.
-        let (check, issue) = found.map_or((None, None), |(check, issue)| (Some(check), issue));
-        let user = token.user(check)?;
+        let (user, issue) = token.admit(found)?;
         detail_from(
             conn,
             issue.ok_or(diesel::result::Error::NotFound),
