@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::auth::extractors::{SessionCheck, session_columns};
 use crate::db::schema::{issue_supports, issues, sessions};
-use crate::db::{DbConnection, KeepPrepared, on_backend};
+use crate::db::{DbConnection, KeepPrepared, PreparedAs, on_backend};
 
 /// An issue row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -955,29 +955,35 @@ const LON_CELLS_PER_DEGREE: f64 = 200.0;
 /// two or three strips up to 60° of latitude, six or seven at 80°) searches the whole band.
 const MOST_LON_CELLS: usize = 8;
 
-/// The strips between two longitudes, both included; none when there would be more than
-/// [`MOST_LON_CELLS`]. The arithmetic is the column's, in the same double precision, so
-/// a point in the box is in one of them.
-fn lon_cells(min_lon: f64, max_lon: f64) -> Vec<i32> {
+/// The strips between two longitudes, both included, as the term that holds for an issue
+/// in one of them; none when there would be more than [`MOST_LON_CELLS`]. The arithmetic
+/// is the column's, in the same double precision, so a point in the box is in one of them.
+fn lon_cells(min_lon: f64, max_lon: f64) -> Option<CellIn> {
     // Within ±180°, the strips are 0 to 72,000: the casts neither saturate nor wrap.
     let cell = |lon: f64| ((lon + 180.0) * LON_CELLS_PER_DEGREE).floor() as i32;
-    let cells: Vec<i32> = (cell(min_lon)..=cell(max_lon)).collect();
-    if cells.len() > MOST_LON_CELLS {
-        return Vec::new();
+    let (first, last) = (cell(min_lon), cell(max_lon));
+    if last < first || (last - first) as usize >= MOST_LON_CELLS {
+        return None;
     }
-    cells
+    // The last strip fills the places left: a strip named twice is still one strip, and
+    // the term's text is the same for any count (see `nearby_open`).
+    let mut cells = [last; MOST_LON_CELLS];
+    for (place, strip) in cells.iter_mut().zip(first..last) {
+        *place = strip;
+    }
+    Some(CellIn(cells))
 }
 
-/// Holds for the issues in one of the strips of longitude ([`lon_cells`], never empty),
-/// written for each backend's index:
-/// - SQLite: `lon_cell IN (?, …)`, a bind per strip. The text varies only with the count,
-///   so the statements stay few and prepared (diesel's own `IN` list is parsed each time).
+/// Holds for the issues in one of the strips of longitude ([`lon_cells`]), written for
+/// each backend's index, with the same text whatever the strips:
+/// - SQLite: `lon_cell IN (?, …)`, a bind per place ([`MOST_LON_CELLS`]); diesel's own
+///   `IN` list would be written and parsed anew each time.
 /// - PostgreSQL: `lon_cell = ANY(?)`, one array. With the `OR`s of one column a list
 ///   becomes there, the planner scans the index once per strip and then reads every row
 ///   it found; with `ANY` it reads the index alone, which holds the id (1M issues:
 ///   0.6 ms against 3.0 ms).
-#[derive(Debug, Clone, diesel::query_builder::QueryId)]
-struct CellIn(Vec<i32>);
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CellIn([i32; MOST_LON_CELLS]);
 
 impl diesel::Expression for CellIn {
     type SqlType = diesel::sql_types::Bool;
@@ -1012,13 +1018,21 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CellIn {
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         out.push_sql("issues.lon_cell = ANY(");
-        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&self.0)?;
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(
+            self.0.as_slice(),
+        )?;
         out.push_sql(")");
         Ok(())
     }
 }
 
 written_per_backend!(CellIn);
+
+/// The statement of [`nearby_open`] that reads strip by strip ([`PreparedAs`]).
+struct NearbyInStrips;
+
+/// The statement of [`nearby_open`] that reads the whole band of latitude.
+struct NearbyAcrossBand;
 
 /// Up to `limit` open issues of a category within `radius_m` of a point, nearest first.
 ///
@@ -1038,34 +1052,39 @@ pub fn nearby_open(
         .into_iter()
         .map(str::to_owned)
         .collect();
-    // The terms in the order of the index's columns: SQLite tests them in the order
-    // written, each from the index entry. With the strips, the index is
-    // `issues_open_by_category_cell`, read strip by strip within the band of latitude;
-    // without, `issues_open_by_category`, read across the whole band.
-    let mut nearest = issues::table
-        .select(IndexKey)
-        .filter(issues::category_code.eq(category.to_owned()))
-        .into_boxed();
     let cells = lon_cells(min_lon, max_lon);
-    if !cells.is_empty() {
-        nearest = nearest.filter(CellIn(cells));
-    }
-    nearest = nearest
-        .filter(issues::lat.between(min_lat, max_lat))
-        .filter(issues::lon.between(min_lon, max_lon));
-    if let Some(any_open) = one_of(&open, |status| Box::new(issues::status.eq(status))) {
-        nearest = nearest.filter(any_open);
-    }
-    let nearest = nearest
-        .filter(issues::hidden_at.is_null())
-        .filter(squared_distance!(circle).le(circle.squared_radius()))
-        .order((squared_distance!(circle).asc(), IndexKey))
-        .limit(limit + 1);
-    let rows: Vec<IssueRow> = issues::table
-        .select(IssueRow::as_select())
-        .filter(KeyIn(nearest))
-        .order((squared_distance!(circle).asc(), issues::id.asc()))
-        .load(conn)?;
+    // On the backend's own connection, kept prepared under a key of its own: two texts,
+    // since the strips' term has as many binds for any count, and the open statuses are
+    // always the same list.
+    let rows: Vec<IssueRow> = on_backend!(conn, |c| {
+        // The terms in the order of the index's columns: SQLite tests them in the order
+        // written, each from the index entry. With the strips, the index is
+        // `issues_open_by_category_cell`, read strip by strip within the band of
+        // latitude; without, `issues_open_by_category`, read across the whole band.
+        let mut nearest = issues::table
+            .select(IndexKey)
+            .filter(issues::category_code.eq(category))
+            .into_boxed();
+        if let Some(cells) = cells {
+            nearest = nearest.filter(cells);
+        }
+        let nearest = nearest
+            .filter(issues::lat.between(min_lat, max_lat))
+            .filter(issues::lon.between(min_lon, max_lon))
+            .filter(issues::status.eq_any(&open))
+            .filter(issues::hidden_at.is_null())
+            .filter(squared_distance!(circle).le(circle.squared_radius()))
+            .order((squared_distance!(circle).asc(), IndexKey))
+            .limit(limit + 1);
+        let query = issues::table
+            .select(IssueRow::as_select())
+            .filter(KeyIn(nearest))
+            .order((squared_distance!(circle).asc(), issues::id.asc()));
+        match cells {
+            Some(_) => PreparedAs::<NearbyInStrips, _>::new(query).load(c)?,
+            None => PreparedAs::<NearbyAcrossBand, _>::new(query).load(c)?,
+        }
+    });
     Ok(rows
         .into_iter()
         .filter(|row| Some(row.id.as_str()) != exclude)
@@ -1418,4 +1437,37 @@ pub fn tombstone_comment(
         ))
         .execute(conn)?;
     crate::sync::record(conn, crate::sync::Entity::Issue, issue_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CellIn, MOST_LON_CELLS, lon_cells};
+
+    /// The SQL text of the term, without its binds.
+    fn text(cells: CellIn) -> String {
+        let written = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&cells).to_string();
+        written
+            .split(" -- binds")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// `nearby_open` keeps one statement for any number of strips ([`PreparedAs`]): the
+    /// term names every strip of the box, and only those, in a text of one shape.
+    #[test]
+    fn the_strips_of_a_box_fill_every_place_of_one_text() {
+        // Strip 35,975 is −0.125° to −0.120°.
+        let one = lon_cells(-0.1249, -0.1201).unwrap();
+        assert_eq!(one, CellIn([35_975; MOST_LON_CELLS]));
+        let three = lon_cells(-0.1251, -0.1151).unwrap();
+        let mut strips = three.0.to_vec();
+        strips.dedup();
+        assert_eq!(strips, [35_974, 35_975, 35_976]);
+        let eight = lon_cells(-0.1251, -0.0901).unwrap();
+        assert_eq!(eight.0, std::array::from_fn(|i| 35_974 + i as i32));
+        assert_eq!(text(one), text(three));
+        assert_eq!(text(one), text(eight));
+        assert_eq!(lon_cells(-0.1251, -0.0851), None, "nine strips");
+    }
 }
