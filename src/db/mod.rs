@@ -642,28 +642,38 @@ impl<Q> diesel::query_builder::QueryId for KeepPrepared<Q> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for KeepPrepared<Q> {
-    type SqlType = Q::SqlType;
+/// What [`KeepPrepared`] and [`PreparedAs`] share: the query's own SQL and type, marked
+/// safe to keep prepared whatever diesel would say of its parts.
+macro_rules! kept_prepared {
+    ($wrapper:ident [$($key:ident),*], $query:tt) => {
+        impl<$($key,)* Q: diesel::query_builder::Query> diesel::query_builder::Query
+            for $wrapper<$($key,)* Q>
+        {
+            type SqlType = Q::SqlType;
+        }
+
+        impl<DB, $($key,)* Q> diesel::query_builder::QueryFragment<DB> for $wrapper<$($key,)* Q>
+        where
+            DB: diesel::backend::Backend,
+            Q: diesel::query_builder::QueryFragment<DB>,
+        {
+            fn walk_ast<'b>(
+                &'b self,
+                pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+            ) -> diesel::QueryResult<()> {
+                self.$query.walk_ast(pass)
+            }
+
+            fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
+                Ok(true)
+            }
+        }
+
+        impl<$($key,)* Q, C> diesel::RunQueryDsl<C> for $wrapper<$($key,)* Q> {}
+    };
 }
 
-impl<DB, Q> diesel::query_builder::QueryFragment<DB> for KeepPrepared<Q>
-where
-    DB: diesel::backend::Backend,
-    Q: diesel::query_builder::QueryFragment<DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> diesel::QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-impl<Q, C> diesel::RunQueryDsl<C> for KeepPrepared<Q> {}
+kept_prepared!(KeepPrepared[], 0);
 
 /// A statement diesel keeps prepared under the type `K` instead of under its SQL text.
 /// diesel finds a statement without a type of its own (any boxed query, [`KeepPrepared`])
@@ -694,28 +704,7 @@ impl<K: 'static, Q> diesel::query_builder::QueryId for PreparedAs<K, Q> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<K, Q: diesel::query_builder::Query> diesel::query_builder::Query for PreparedAs<K, Q> {
-    type SqlType = Q::SqlType;
-}
-
-impl<DB, K, Q> diesel::query_builder::QueryFragment<DB> for PreparedAs<K, Q>
-where
-    DB: diesel::backend::Backend,
-    Q: diesel::query_builder::QueryFragment<DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> diesel::QueryResult<()> {
-        self.query.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-impl<K, Q, C> diesel::RunQueryDsl<C> for PreparedAs<K, Q> {}
+kept_prepared!(PreparedAs[K], query);
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision),
 /// so what a write answers is exactly what a later read returns.
