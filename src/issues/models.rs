@@ -447,8 +447,6 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for IndexKey {
     }
 }
 
-written_per_backend!(IndexKey);
-
 /// `key IN (subquery)` for a subquery over `issues` that selects [`IndexKey`]. diesel
 /// asks for an alias when a subquery reads the table of the query around it; this one
 /// refers to nothing outside itself, so its own `issues` is the one its columns name.
@@ -542,10 +540,9 @@ type IssuePredicate =
 
 /// A column equal to one of `values` (`None` for none), as the `=` terms `equals` makes
 /// joined by `OR`, not `IN (…)`: diesel never keeps a statement with an `IN` list
-/// prepared, so the duplicate search of every `POST /issues` (by the open statuses) was
-/// parsed and planned anew, a third of its cost. SQLite reads such a chain on one
-/// column as the `IN` it stands for. The lists are short (the statuses, or at most
-/// `MAX_LIST_VALUES` from a query), so the statements kept stay few.
+/// prepared, so a `GET /issues` filtered by category or status would be parsed and
+/// planned anew on every request. SQLite reads such a chain on one column as the `IN` it
+/// stands for. A list holds at most `MAX_LIST_VALUES`, so the statements kept stay few.
 fn one_of(values: &[String], equals: impl Fn(String) -> IssuePredicate) -> Option<IssuePredicate> {
     values
         .iter()
@@ -1025,8 +1022,6 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CellIn {
         Ok(())
     }
 }
-
-written_per_backend!(CellIn);
 
 /// The statement of [`nearby_open`] that reads strip by strip ([`PreparedAs`]).
 struct NearbyInStrips;
