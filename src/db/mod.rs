@@ -569,7 +569,9 @@ pub struct AmongJson<C> {
 }
 
 impl<C> AmongJson<C> {
-    pub fn new(column: C, values: &[String]) -> Self {
+    /// `values` are text or integers, matching the column's kind: `json_each` yields
+    /// each as its JSON type, and SQLite compares them as they come.
+    pub fn new<V: Clone + Into<serde_json::Value>>(column: C, values: &[V]) -> Self {
         Self {
             column,
             values: serde_json::Value::from(values.to_vec()).to_string(),

@@ -410,8 +410,9 @@ written_per_backend!(PositionIn);
 /// The key by which every index of `issues` refers to its row: `rowid` on SQLite, `id`
 /// (the primary key) on PostgreSQL. A search whose terms an index answers alone selects
 /// this key, which SQLite keeps in each index entry, where `id` would have it read the
-/// table. Typed as text, but only ever compared with itself ([`KeyIn`]), never loaded:
-/// SQLite's rowid is an integer.
+/// table. Typed as text, but only ever compared with itself ([`KeyIn`]) or, on SQLite,
+/// with the rowids of tree entries ([`rows_of_entries`]), never loaded: SQLite's rowid is
+/// an integer.
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
 struct IndexKey;
 
@@ -488,6 +489,16 @@ pub struct BoundingBox {
     pub min_lat: f64,
     pub max_lon: f64,
     pub max_lat: f64,
+}
+
+impl BoundingBox {
+    /// Whether `other` lies inside this box, edges included.
+    fn holds(&self, other: &BoundingBox) -> bool {
+        self.min_lon <= other.min_lon
+            && self.min_lat <= other.min_lat
+            && other.max_lon <= self.max_lon
+            && other.max_lat <= self.max_lat
+    }
 }
 
 /// Where to look.
@@ -639,9 +650,20 @@ impl Ring {
     }
 }
 
+/// Which rows can be on a near search's page, as [`Ring::to_nearest`] found them.
+enum Reach {
+    /// Any in the ring: the search reads them all.
+    Whole,
+    /// Those whose entries lie in this narrower ring, inside this box.
+    Within(Ring, BoundingBox),
+    /// SQLite: those of these tree entries (by rowid). `all` when they are every entry of
+    /// the ring; otherwise every entry within reach of the page's last issue.
+    Entries { rowids: Vec<i64>, all: bool },
+}
+
 impl Ring {
-    /// This ring cut down to the tree entries that can be among the first `limit` issues
-    /// past its cursor, with the box that holds them, or `None` when that cuts nothing.
+    /// Where the first `limit` issues past this ring's cursor can be, from the spatial
+    /// index alone.
     ///
     /// If the `limit`th nearest of some entries that lie past the cursor for certain (by
     /// more than the slack) is `d` away, so is at most the `limit`th of all of them, so
@@ -651,54 +673,180 @@ impl Ring {
     /// the rows read fall short, and the caller reads the whole ring.
     /// The tree is asked in circles four times wider each time, from the smallest of at
     /// least [`FIRST_STEP_M`]: a dense map holds the page in a small part of a wide circle.
-    fn to_nearest(
-        self,
-        conn: &mut DbConnection,
-        circle: Circle,
-        limit: i64,
-    ) -> QueryResult<Option<(Ring, BoundingBox)>> {
+    fn to_nearest(self, conn: &mut DbConnection, circle: Circle, limit: i64) -> QueryResult<Reach> {
         let mut radii = vec![circle.radius_m];
         while let Some(smaller) = radii.last().map(|r| r / 4.0).filter(|r| *r >= FIRST_STEP_M) {
             radii.push(smaller);
         }
-        let steps = radii.into_iter().rev().map(|radius_m| NthInRing {
-            circle,
-            bbox: Circle { radius_m, ..circle }.bounding_box(),
-            ring: self,
-            offset: (limit - 1).max(0),
-        });
+        radii.reverse();
+        let offset = (limit - 1).max(0);
         let nth = match conn {
-            // In process, a step the search does not need costs nothing: one at a time.
-            DbConnection::Sqlite(c) => {
-                let mut found = None;
-                for step in steps {
-                    found = KeepPrepared(step).get_result::<f64>(c).optional()?;
-                    if found.is_some() {
-                        break;
-                    }
-                }
-                found
-            }
+            DbConnection::Sqlite(c) => return self.entries_to_nearest(c, circle, &radii, offset),
             // One round trip: PostgreSQL runs a step only if the smaller ones found nothing.
             // As many texts as there can be steps: few enough to keep prepared.
             DbConnection::Postgresql(c) => {
+                let steps = radii.iter().map(|&radius_m| NthInRing {
+                    circle,
+                    bbox: Circle { radius_m, ..circle }.bounding_box(),
+                    ring: self,
+                    offset,
+                });
                 KeepPrepared(FirstOf(steps.map(NthInRing::on_postgres).collect()))
                     .get_result::<Option<f64>>(c)?
             }
         };
-        let Some(d) = nth else {
-            return Ok(None);
-        };
+        Ok(match nth.and_then(|d| self.cut_at(circle, d)) {
+            Some((ring, bbox)) => Reach::Within(ring, bbox),
+            None => Reach::Whole,
+        })
+    }
+
+    /// This ring cut down to the entries within reach of an issue whose entry lies `d`
+    /// away (squared), with the box that holds them; `None` when that cuts nothing.
+    fn cut_at(self, circle: Circle, d: f64) -> Option<(Ring, BoundingBox)> {
         let to = (d.sqrt() + 2.0 * TREE_SLACK).powi(2);
         if to >= self.to {
-            return Ok(None);
+            return None;
         }
         let reach = Circle {
             radius_m: to.sqrt() * METRES_PER_DEGREE,
             ..circle
         };
-        Ok(Some((Ring { to, ..self }, reach.bounding_box())))
+        Some((Ring { to, ..self }, reach.bounding_box()))
     }
+
+    /// [`Ring::to_nearest`] on SQLite, in process, so a step the search does not need
+    /// costs nothing: one step at a time, each reading its entries (rowid and distance)
+    /// rather than only the `offset + 1`th past the cursor. The step that finds it then
+    /// names the rows to read, and the search reads them by rowid instead of walking the
+    /// tree again; the last step, over the whole circle, names them all.
+    ///
+    /// A step reads at most [`ENTRIES_PER_PAGE`] times a page of entries, nearest first.
+    /// Where that cuts it short (many issues at about one distance), or the reach spills
+    /// out of the step's box, the search walks the tree itself as on PostgreSQL.
+    fn entries_to_nearest(
+        self,
+        conn: &mut diesel::sqlite::SqliteConnection,
+        circle: Circle,
+        radii: &[f64],
+        offset: i64,
+    ) -> QueryResult<Reach> {
+        let most = (offset + 1) * ENTRIES_PER_PAGE;
+        for (step, &radius_m) in radii.iter().enumerate() {
+            let whole_circle = step + 1 == radii.len();
+            let bbox = Circle { radius_m, ..circle }.bounding_box();
+            let entries: Vec<(i64, f64)> = KeepPrepared(EntriesInRing {
+                bbox,
+                ring: self,
+                most,
+            })
+            .load(conn)?;
+            let cut_short = entries.len() as i64 >= most;
+            let all = |entries: Vec<(i64, f64)>| Reach::Entries {
+                rowids: entries.into_iter().map(|(rowid, _)| rowid).collect(),
+                all: true,
+            };
+            let nth = entries
+                .iter()
+                .filter(|(_, d)| *d > self.past)
+                .nth(usize::try_from(offset).unwrap_or(usize::MAX));
+            let Some(&(_, d)) = nth else {
+                match (cut_short, whole_circle) {
+                    (false, true) => return Ok(all(entries)),
+                    (false, false) => continue,
+                    (true, _) => return Ok(Reach::Whole),
+                }
+            };
+            let Some((ring, reach)) = self.cut_at(circle, d) else {
+                return Ok(if whole_circle && !cut_short {
+                    all(entries)
+                } else {
+                    Reach::Whole
+                });
+            };
+            let held = !cut_short || entries.last().is_some_and(|(_, last)| *last > ring.to);
+            if !(held && bbox.holds(&reach)) {
+                return Ok(Reach::Within(ring, reach));
+            }
+            return Ok(Reach::Entries {
+                rowids: entries
+                    .into_iter()
+                    .take_while(|(_, d)| *d <= ring.to)
+                    .map(|(rowid, _)| rowid)
+                    .collect(),
+                all: false,
+            });
+        }
+        Ok(Reach::Whole)
+    }
+}
+
+/// How many pages' worth of tree entries a step of [`Ring::entries_to_nearest`] reads
+/// at most.
+const ENTRIES_PER_PAGE: i64 = 4;
+
+/// SQLite: `SELECT` the rowid and the distance (as [`Ring::walk_midpoint_distance`]
+/// measures it) of the R*Tree's entries inside `bbox` and `ring`, nearest first, at most
+/// `most` of them.
+#[derive(Debug, Clone, Copy)]
+struct EntriesInRing {
+    bbox: BoundingBox,
+    ring: Ring,
+    most: i64,
+}
+
+impl diesel::query_builder::Query for EntriesInRing {
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::Double);
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for EntriesInRing {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT id, d FROM (SELECT id, ");
+        self.ring.walk_midpoint_distance(out.reborrow())?;
+        out.push_sql(" AS d ");
+        walk_tree_entries(&self.bbox, out.reborrow())?;
+        out.push_sql(") WHERE d BETWEEN ");
+        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.from)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.to)?;
+        out.push_sql(" ORDER BY d LIMIT ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.most)?;
+        Ok(())
+    }
+}
+
+/// SQLite: the listed rows (not hidden) among `rowids` within `circle` past `cursor`,
+/// nearest first, at most `limit`: the page of a near search without filters, as
+/// `search_in` would read it from the same entries. One text for any list and any
+/// cursor (none is `d > -1`), kept prepared.
+fn rows_of_entries(
+    conn: &mut diesel::sqlite::SqliteConnection,
+    circle: Circle,
+    rowids: &[i64],
+    cursor: Option<IssueCursor>,
+    limit: i64,
+) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
+    let (after, after_id) = match cursor {
+        Some(IssueCursor::Distance { d, id }) => (d, id),
+        Some(IssueCursor::Newest { .. }) => return Err(diesel::result::Error::NotFound),
+        None => (-1.0, String::new()),
+    };
+    let d2 = squared_distance!(circle);
+    let rows: Vec<(IssueRow, f64)> = KeepPrepared(
+        issues::table
+            .select((IssueRow::as_select(), d2))
+            .filter(crate::db::AmongJson::new(IndexKey, rowids))
+            .filter(issues::hidden_at.is_null())
+            .filter(d2.le(circle.squared_radius()))
+            .filter(d2.gt(after).or(d2.eq(after).and(issues::id.gt(after_id))))
+            .order((d2.asc(), issues::id.asc()))
+            .limit(limit),
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|(row, d)| (row, Some(d))).collect())
 }
 
 /// `SELECT COALESCE((step), (step), …)`: the first step's answer that is not `NULL`.
@@ -728,10 +876,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FirstOf {
 /// The smallest circle in which [`Ring::to_nearest`] first looks for a page's issues.
 const FIRST_STEP_M: f64 = 50.0;
 
-/// `SELECT` the distance of the `offset + 1`th nearest entry of the spatial index inside
-/// `bbox` and `ring` that lies past the ring's cursor for certain, from the index alone. On SQLite, from the
-/// R*Tree's entries (as [`Ring::walk_midpoint_distance`] measures them); on PostgreSQL,
-/// of the listed issues, from the positions the GiST index includes.
+/// PostgreSQL: `SELECT` the distance of the `offset + 1`th nearest listed issue inside
+/// `bbox` and `ring` that lies past the ring's cursor, from the positions the GiST index
+/// includes (an index-only scan).
 #[derive(Debug, Clone, Copy)]
 struct NthInRing {
     circle: Circle,
@@ -757,29 +904,6 @@ impl NthInRing {
             .offset(self.offset)
             .limit(1)
             .into_boxed()
-    }
-}
-
-impl diesel::query_builder::Query for NthInRing {
-    type SqlType = diesel::sql_types::Double;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NthInRing {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
-    ) -> QueryResult<()> {
-        out.push_sql("SELECT d FROM (SELECT ");
-        self.ring.walk_midpoint_distance(out.reborrow())?;
-        out.push_sql(" AS d ");
-        walk_tree_entries(&self.bbox, out.reborrow())?;
-        out.push_sql(") WHERE d > ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.past)?;
-        out.push_sql(" AND d <= ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.to)?;
-        out.push_sql(" ORDER BY d LIMIT 1 OFFSET ");
-        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.offset)?;
-        Ok(())
     }
 }
 
@@ -812,16 +936,34 @@ pub fn search_issues(
         && filters.text.is_none()
         && filters.reported_by.is_none()
         && filters.updated_since.is_none();
-    let nearest = if unfiltered {
+    let reach = if unfiltered {
         ring.to_nearest(conn, circle, limit)?
     } else {
-        None
+        Reach::Whole
     };
-    if let Some(nearest) = nearest {
-        let rows = search_in(conn, area, filters, cursor.clone(), limit, Some(nearest))?;
-        if rows.len() as i64 >= limit {
-            return Ok(rows);
+    match (reach, &mut *conn) {
+        (Reach::Whole, _) => {}
+        (Reach::Within(ring, bbox), _) => {
+            let rows = search_in(
+                conn,
+                area,
+                filters,
+                cursor.clone(),
+                limit,
+                Some((ring, bbox)),
+            )?;
+            if rows.len() as i64 >= limit {
+                return Ok(rows);
+            }
         }
+        (Reach::Entries { rowids, all }, DbConnection::Sqlite(c)) => {
+            let rows = rows_of_entries(c, circle, &rowids, cursor.clone(), limit)?;
+            if all || rows.len() as i64 >= limit {
+                return Ok(rows);
+            }
+        }
+        // Only SQLite's steps name entries.
+        (Reach::Entries { .. }, DbConnection::Postgresql(_)) => {}
     }
     search_in(
         conn,

@@ -507,18 +507,81 @@ async fn near_pages_through_a_crowd_are_nearest_first_and_skip_hidden_issues() {
     let whole = get(&app, &format!("{search}&limit=100"), None).await;
     assert_eq!(titles(&whole), expected);
     for limit in [1, 2, 3, 5] {
-        let query = format!("{search}&limit={limit}");
-        let (mut seen, mut url) = (Vec::new(), query.clone());
-        loop {
-            let page = get(&app, &url, None).await;
-            assert!(titles(&page).len() <= limit, "{url}");
-            seen.extend(titles(&page));
-            match page["next_cursor"].as_str() {
-                Some(cursor) => url = format!("{query}&cursor={cursor}"),
-                None => break,
-            }
+        assert_eq!(
+            titles_page_by_page(&app, &search, limit).await,
+            expected,
+            "pages of {limit}"
+        );
+    }
+}
+
+/// The titles of every page of `search`, `limit` at a time, following `next_cursor`.
+async fn titles_page_by_page(app: &TestApp, search: &str, limit: usize) -> Vec<String> {
+    let query = format!("{search}&limit={limit}");
+    let (mut seen, mut url) = (Vec::new(), query.clone());
+    loop {
+        let page = get(app, &url, None).await;
+        assert!(titles(&page).len() <= limit, "{url}");
+        seen.extend(titles(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = format!("{query}&cursor={cursor}"),
+            None => return seen,
         }
-        assert_eq!(seen, expected, "pages of {limit}");
+    }
+}
+
+/// On SQLite a near search reads the spatial index's nearest entries a few pages' worth
+/// at a time, and reads more when that cannot settle the page: many issues at one
+/// distance, or a page whose issues lie in the corner of the first square it looks in,
+/// beyond the circle that square is drawn around.
+#[actix_web::test]
+async fn near_pages_through_issues_at_one_point_and_in_a_corner() {
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let mut at_one_point = Vec::new();
+    for i in 0..12 {
+        let issue = report(
+            &app,
+            &ada,
+            litter(&format!("point {i:02}"), north(30.0), LON),
+        )
+        .await;
+        at_one_point.push((
+            issue["id"].as_str().unwrap().to_owned(),
+            format!("point {i:02}"),
+        ));
+    }
+    at_one_point.sort();
+    let expected: Vec<String> = at_one_point.into_iter().map(|(_, title)| title).collect();
+    let search = format!("/issues?near={LAT},{LON}&radius=1000");
+    for limit in [1, 2, 5, 100] {
+        assert_eq!(
+            titles_page_by_page(&app, &search, limit).await,
+            expected,
+            "pages of {limit}"
+        );
+    }
+
+    // 80 m to the north-east of a point 7 km away: inside the 62.5 m square around it.
+    let east = LON + 0.1;
+    let (dlat, dlon) = (
+        80.0 * std::f64::consts::FRAC_1_SQRT_2 / M_PER_DEG,
+        80.0 * std::f64::consts::FRAC_1_SQRT_2 / (M_PER_DEG * LAT.to_radians().cos()),
+    );
+    let mut corner = Vec::new();
+    for title in ["corner a", "corner b"] {
+        let issue = report(&app, &ada, litter(title, LAT + dlat, east + dlon)).await;
+        corner.push((issue["id"].as_str().unwrap().to_owned(), title.to_owned()));
+    }
+    corner.sort();
+    let expected: Vec<String> = corner.into_iter().map(|(_, title)| title).collect();
+    let search = format!("/issues?near={LAT},{east}&radius=1000");
+    for limit in [1, 2] {
+        assert_eq!(
+            titles_page_by_page(&app, &search, limit).await,
+            expected,
+            "pages of {limit}"
+        );
     }
 }
 
