@@ -411,7 +411,7 @@ written_per_backend!(PositionIn);
 /// (the primary key) on PostgreSQL. A search whose terms an index answers alone selects
 /// this key, which SQLite keeps in each index entry, where `id` would have it read the
 /// table. Typed as text, but only ever compared with itself ([`KeyIn`]) or, on SQLite,
-/// with the rowids of tree entries ([`rows_of_entries`]), never loaded: SQLite's rowid is
+/// with the rowids of tree entries ([`near_page_of_entries`]), never loaded: SQLite's rowid is
 /// an integer.
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
 struct IndexKey;
@@ -818,35 +818,74 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for EntriesInR
     }
 }
 
-/// SQLite: the listed rows (not hidden) among `rowids` within `circle` past `cursor`,
-/// nearest first, at most `limit`: the page of a near search without filters, as
-/// `search_in` would read it from the same entries. One text for any list and any
-/// cursor (none is `d > -1`), kept prepared.
-fn rows_of_entries(
+/// The query of a page of a near search without filters: the listed rows (not hidden)
+/// that `$narrowing` holds for, within `$circle` past `$start` (a distance and an id, from
+/// [`near_page_start`]), nearest first, at most `$limit`, each with its distance. One
+/// text for any values, so it stays prepared.
+macro_rules! near_page {
+    ($circle:expr, $narrowing:expr, $start:expr, $limit:expr) => {{
+        let circle: Circle = $circle;
+        let (after, after_id): &(f64, String) = $start;
+        let d2 = squared_distance!(circle);
+        issues::table
+            .select((IssueRow::as_select(), d2))
+            .filter($narrowing)
+            .filter(issues::hidden_at.is_null())
+            .filter(d2.le(circle.squared_radius()))
+            .filter(d2.gt(*after).or(d2.eq(*after).and(issues::id.gt(after_id))))
+            .order((d2.asc(), issues::id.asc()))
+            .limit($limit)
+    }};
+}
+
+/// Where a near page starts, for [`near_page!`]: after the cursor's distance and id, or
+/// without one after `-1`, which every distance is.
+fn near_page_start(cursor: Option<IssueCursor>) -> QueryResult<(f64, String)> {
+    match cursor {
+        Some(IssueCursor::Distance { d, id }) => Ok((d, id)),
+        Some(IssueCursor::Newest { .. }) => Err(diesel::result::Error::NotFound),
+        None => Ok((-1.0, String::new())),
+    }
+}
+
+fn with_distances(rows: Vec<(IssueRow, f64)>) -> Vec<(IssueRow, Option<f64>)> {
+    rows.into_iter().map(|(row, d)| (row, Some(d))).collect()
+}
+
+/// SQLite: a near page among the rows of the tree entries `rowids`, with one text for
+/// any list.
+fn near_page_of_entries(
     conn: &mut diesel::sqlite::SqliteConnection,
     circle: Circle,
     rowids: &[i64],
     cursor: Option<IssueCursor>,
     limit: i64,
 ) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
-    let (after, after_id) = match cursor {
-        Some(IssueCursor::Distance { d, id }) => (d, id),
-        Some(IssueCursor::Newest { .. }) => return Err(diesel::result::Error::NotFound),
-        None => (-1.0, String::new()),
-    };
-    let d2 = squared_distance!(circle);
-    let rows: Vec<(IssueRow, f64)> = KeepPrepared(
-        issues::table
-            .select((IssueRow::as_select(), d2))
-            .filter(crate::db::AmongJson::new(IndexKey, rowids))
-            .filter(issues::hidden_at.is_null())
-            .filter(d2.le(circle.squared_radius()))
-            .filter(d2.gt(after).or(d2.eq(after).and(issues::id.gt(after_id))))
-            .order((d2.asc(), issues::id.asc()))
-            .limit(limit),
+    let start = near_page_start(cursor)?;
+    let among = crate::db::AmongJson::new(IndexKey, rowids);
+    let page = near_page!(circle, among, &start, limit);
+    Ok(with_distances(KeepPrepared(page).load(conn)?))
+}
+
+/// A near page among the issues whose positions lie in `ring` inside `bbox`, through the
+/// spatial index ([`PositionIn`]), on the backend's own connection: a fixed statement
+/// that diesel then only binds.
+fn near_page_in_ring(
+    conn: &mut DbConnection,
+    circle: Circle,
+    (ring, bbox): (Ring, BoundingBox),
+    cursor: Option<IssueCursor>,
+    limit: i64,
+) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
+    let start = near_page_start(cursor)?;
+    let rows = on_backend!(conn, |c| near_page!(
+        circle,
+        PositionIn { bbox, ring },
+        &start,
+        limit
     )
-    .load(conn)?;
-    Ok(rows.into_iter().map(|(row, d)| (row, Some(d))).collect())
+    .load(c)?);
+    Ok(with_distances(rows))
 }
 
 /// `SELECT COALESCE((step), (step), …)`: the first step's answer that is not `NULL`.
@@ -936,43 +975,33 @@ pub fn search_issues(
         && filters.text.is_none()
         && filters.reported_by.is_none()
         && filters.updated_since.is_none();
-    let reach = if unfiltered {
-        ring.to_nearest(conn, circle, limit)?
-    } else {
-        Reach::Whole
-    };
-    match (reach, &mut *conn) {
-        (Reach::Whole, _) => {}
-        (Reach::Within(ring, bbox), _) => {
-            let rows = search_in(
-                conn,
-                area,
-                filters,
-                cursor.clone(),
-                limit,
-                Some((ring, bbox)),
-            )?;
-            if rows.len() as i64 >= limit {
-                return Ok(rows);
-            }
-        }
+    let whole = (ring, circle.bounding_box());
+    if !unfiltered {
+        return search_in(conn, area, filters, cursor, limit, Some(whole));
+    }
+    let rows = match (ring.to_nearest(conn, circle, limit)?, &mut *conn) {
+        (Reach::Whole, _) => None,
+        (Reach::Within(ring, bbox), _) => Some(near_page_in_ring(
+            conn,
+            circle,
+            (ring, bbox),
+            cursor.clone(),
+            limit,
+        )?),
         (Reach::Entries { rowids, all }, DbConnection::Sqlite(c)) => {
-            let rows = rows_of_entries(c, circle, &rowids, cursor.clone(), limit)?;
-            if all || rows.len() as i64 >= limit {
+            let rows = near_page_of_entries(c, circle, &rowids, cursor.clone(), limit)?;
+            if all {
                 return Ok(rows);
             }
+            Some(rows)
         }
         // Only SQLite's steps name entries.
-        (Reach::Entries { .. }, DbConnection::Postgresql(_)) => {}
+        (Reach::Entries { .. }, DbConnection::Postgresql(_)) => None,
+    };
+    match rows {
+        Some(rows) if rows.len() as i64 >= limit => Ok(rows),
+        _ => near_page_in_ring(conn, circle, whole, cursor, limit),
     }
-    search_in(
-        conn,
-        area,
-        filters,
-        cursor,
-        limit,
-        Some((ring, circle.bounding_box())),
-    )
 }
 
 /// [`search_issues`]; a near search without categories narrowed to the tree entries in
