@@ -335,10 +335,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for PositionIn
         walk_tree_entries(&self.bbox, out.reborrow())?;
         out.push_sql(" AND ");
         self.ring.walk_midpoint_distance(out.reborrow())?;
-        out.push_sql(" BETWEEN ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.from)?;
-        out.push_sql(" AND ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.to)?;
+        self.ring.walk_bounds(out.reborrow())?;
         out.push_sql(")");
         Ok(())
     }
@@ -623,6 +620,17 @@ impl Ring {
         }
     }
 
+    /// Writes ` BETWEEN from AND to`: a distance within this ring.
+    fn walk_bounds<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql(" BETWEEN ");
+        out.push_bind_param::<diesel::sql_types::Double, _>(&self.from)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<diesel::sql_types::Double, _>(&self.to)
+    }
+
     /// Writes `squared_distance!` of the middle of an `issue_positions` entry:
     /// `dlat·dlat + (dlon·(dlat·slope + c0))²`, each factor written out.
     fn walk_midpoint_distance<'b>(
@@ -808,31 +816,27 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for EntriesInR
         self.ring.walk_midpoint_distance(out.reborrow())?;
         out.push_sql(" AS d ");
         walk_tree_entries(&self.bbox, out.reborrow())?;
-        out.push_sql(") WHERE d BETWEEN ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.from)?;
-        out.push_sql(" AND ");
-        out.push_bind_param::<diesel::sql_types::Double, _>(&self.ring.to)?;
+        out.push_sql(") WHERE d");
+        self.ring.walk_bounds(out.reborrow())?;
         out.push_sql(" ORDER BY d LIMIT ");
         out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.most)?;
         Ok(())
     }
 }
 
-/// The query of a page of a near search without filters: the listed rows (not hidden)
-/// that `$narrowing` holds for, within `$circle` past `$start` (a distance and an id, from
-/// [`near_page_start`]), nearest first, at most `$limit`, each with its distance. One
-/// text for any values, so it stays prepared.
+/// A near page of `$query` (issues, filtered, listed ones only): those within `$circle`
+/// past `$start` (a distance and an id, from [`near_page_start`]), nearest first, at most
+/// `$limit`, each with its distance. Over a query of one text it writes one text, so a
+/// fixed query stays prepared.
 macro_rules! near_page {
-    ($circle:expr, $narrowing:expr, $start:expr, $limit:expr) => {{
+    ($query:expr, $circle:expr, $start:expr, $limit:expr) => {{
         let circle: Circle = $circle;
         let (after, after_id): &(f64, String) = $start;
         let d2 = squared_distance!(circle);
-        issues::table
-            .select((IssueRow::as_select(), d2))
-            .filter($narrowing)
-            .filter(issues::hidden_at.is_null())
+        $query
             .filter(d2.le(circle.squared_radius()))
             .filter(d2.gt(*after).or(d2.eq(*after).and(issues::id.gt(after_id))))
+            .select((IssueRow::as_select(), d2))
             .order((d2.asc(), issues::id.asc()))
             .limit($limit)
     }};
@@ -862,8 +866,10 @@ fn near_page_of_entries(
     limit: i64,
 ) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
     let start = near_page_start(cursor)?;
-    let among = crate::db::AmongJson::new(IndexKey, rowids);
-    let page = near_page!(circle, among, &start, limit);
+    let among = issues::table
+        .filter(crate::db::AmongJson::new(IndexKey, rowids))
+        .filter(issues::hidden_at.is_null());
+    let page = near_page!(among, circle, &start, limit);
     Ok(with_distances(KeepPrepared(page).load(conn)?))
 }
 
@@ -878,13 +884,11 @@ fn near_page_in_ring(
     limit: i64,
 ) -> QueryResult<Vec<(IssueRow, Option<f64>)>> {
     let start = near_page_start(cursor)?;
-    let rows = on_backend!(conn, |c| near_page!(
-        circle,
-        PositionIn { bbox, ring },
-        &start,
-        limit
-    )
-    .load(c)?);
+    let in_ring = issues::table
+        .filter(PositionIn { bbox, ring })
+        .filter(issues::hidden_at.is_null());
+    let rows = on_backend!(conn, |c| near_page!(in_ring, circle, &start, limit)
+        .load(c)?);
     Ok(with_distances(rows))
 }
 
@@ -1066,21 +1070,10 @@ fn search_in(
     }
     match area {
         Area::Near(circle) => {
-            let d2 = squared_distance!(circle);
-            let mut query = query.filter(d2.le(circle.squared_radius()));
-            match cursor {
-                Some(IssueCursor::Distance { d, id }) => {
-                    query = query.filter(d2.gt(d).or(d2.eq(d).and(issues::id.gt(id))));
-                }
-                Some(IssueCursor::Newest { .. }) => return Err(diesel::result::Error::NotFound),
-                None => {}
-            }
-            let rows: Vec<(IssueRow, f64)> = query
-                .select((IssueRow::as_select(), d2))
-                .order((d2.asc(), issues::id.asc()))
-                .limit(limit)
-                .load(conn)?;
-            Ok(rows.into_iter().map(|(row, d)| (row, Some(d))).collect())
+            let start = near_page_start(cursor)?;
+            Ok(with_distances(
+                near_page!(query, circle, &start, limit).load(conn)?,
+            ))
         }
         Area::Within(_) | Area::Anywhere => newest_first(conn, query, cursor, limit),
     }
