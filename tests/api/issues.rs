@@ -809,6 +809,56 @@ async fn duplicate_suggestions_are_open_issues_of_the_category_within_250_metres
 }
 
 #[actix_web::test]
+async fn duplicate_suggestions_are_the_nearest_five_where_reports_are_dense() {
+    // The search looks within a quarter of its 250 m first, and goes on to the whole
+    // circle only when that holds fewer than six (five, and one more to leave out the
+    // new report itself).
+    let app = TestApp::spawn().await;
+    let ada = app.citizen("ada@example.org").await;
+    let officer = app.staff("officer@council.example", "officer").await;
+    for metres in [60.0, 10.0, 40.0, 120.0, 30.0, 50.0, 20.0] {
+        report(
+            &app,
+            &ada,
+            litter(&format!("at {metres}"), north(metres), LON),
+        )
+        .await;
+    }
+    report(&app, &ada, json!({"category": "graffiti", "title": "Graffiti here", "lat": north(5.0), "lon": LON, "answers": {"offensive": "no"}})).await;
+    let closed = report(&app, &ada, litter("closed one", north(5.0), LON)).await;
+    let response = set_status(
+        &app,
+        &officer,
+        closed["id"].as_str().unwrap(),
+        json!({"status": "resolved", "note": "Cleared"}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let found = get(
+        &app,
+        &format!("/issues/duplicates?lat={LAT}&lon={LON}&category=litter"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        list_titles(&found),
+        ["at 10", "at 20", "at 30", "at 40", "at 50"]
+    );
+
+    // A kilometre north, four lie within 62.5 m of a new report: the fifth is found
+    // farther out, and the report itself is not among them.
+    let at = |metres: f64| north(1000.0 + metres);
+    for metres in [300.0, -55.0, 15.0, 240.0, -150.0, 40.0, 100.0, -25.0] {
+        report(&app, &ada, litter(&format!("km {metres}"), at(metres), LON)).await;
+    }
+    let fresh = report(&app, &ada, litter("new report", at(0.0), LON)).await;
+    assert_eq!(
+        list_titles(&fresh["possible_duplicates"]),
+        ["km 15", "km -25", "km 40", "km -55", "km 100"]
+    );
+}
+
+#[actix_web::test]
 async fn duplicate_suggestions_reach_across_strips_of_longitude_and_far_north() {
     // The search reads its index strip by strip (0.005° of longitude each, cut at the
     // multiples of 0.005°); far north a 250 m box spans more strips than it names, and
