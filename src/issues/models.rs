@@ -1200,10 +1200,12 @@ const FIRST_REACH: f64 = 0.25;
 ///
 /// Where reports are dense, the nearest lie well inside the circle: at 1,000,000 issues
 /// the whole 250 m of a report's duplicate search holds hundreds of open issues of its
-/// category, read entry by entry to find five. So the search first looks within
+/// category, read entry by entry to find five. So on SQLite the search first looks within
 /// [`FIRST_REACH`] of the radius, a sixteenth of the area. When that finds `limit + 1`,
 /// they are the nearest in the whole circle: everything beyond lies farther, and the
 /// order (distance, then key) is the same. Otherwise it looks in the whole circle.
+/// PostgreSQL looks in the whole circle at once: there each statement is a round trip,
+/// and its index holds the id, so the search reads no row.
 pub fn nearby_open(
     conn: &mut DbConnection,
     category: &str,
@@ -1211,11 +1213,16 @@ pub fn nearby_open(
     exclude: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<IssueRow>> {
-    let first = Circle {
-        radius_m: circle.radius_m * FIRST_REACH,
-        ..circle
+    let mut rows = match conn {
+        DbConnection::Sqlite(_) => {
+            let first = Circle {
+                radius_m: circle.radius_m * FIRST_REACH,
+                ..circle
+            };
+            open_within(conn, category, first, limit + 1)?
+        }
+        DbConnection::Postgresql(_) => Vec::new(),
     };
-    let mut rows = open_within(conn, category, first, limit + 1)?;
     if i64::try_from(rows.len()).unwrap_or(i64::MAX) <= limit {
         rows = open_within(conn, category, circle, limit + 1)?;
     }
