@@ -746,6 +746,27 @@ async fn paging_returns_every_issue_exactly_once_while_issues_are_being_added() 
     }
 }
 
+/// Two issues a search for litter to duplicate must pass over, on the meridian `LON`:
+/// graffiti, and litter that has been resolved.
+async fn report_passed_over(
+    app: &TestApp,
+    reporter: &Citizen,
+    officer: &Citizen,
+    graffiti_lat: f64,
+    closed_lat: f64,
+) {
+    report(app, reporter, json!({"category": "graffiti", "title": "Graffiti here", "lat": graffiti_lat, "lon": LON, "answers": {"offensive": "no"}})).await;
+    let closed = report(app, reporter, litter("closed one", closed_lat, LON)).await;
+    let response = set_status(
+        app,
+        officer,
+        closed["id"].as_str().unwrap(),
+        json!({"status": "resolved", "note": "Cleared"}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}
+
 #[actix_web::test]
 async fn duplicate_suggestions_are_open_issues_of_the_category_within_250_metres() {
     let app = TestApp::spawn().await;
@@ -754,16 +775,7 @@ async fn duplicate_suggestions_are_open_issues_of_the_category_within_250_metres
     for (title, metres) in [("at 200", 200.0), ("at 50", 50.0), ("at 300", 300.0)] {
         report(&app, &ada, litter(title, north(metres), LON)).await;
     }
-    report(&app, &ada, json!({"category": "graffiti", "title": "Graffiti here", "lat": LAT, "lon": LON, "answers": {"offensive": "no"}})).await;
-    let closed = report(&app, &ada, litter("closed one", north(10.0), LON)).await;
-    let response = set_status(
-        &app,
-        &officer,
-        closed["id"].as_str().unwrap(),
-        json!({"status": "resolved", "note": "Cleared"}),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
+    report_passed_over(&app, &ada, &officer, LAT, north(10.0)).await;
 
     let found: Value = app
         .client
@@ -824,16 +836,7 @@ async fn duplicate_suggestions_are_the_nearest_five_where_reports_are_dense() {
         )
         .await;
     }
-    report(&app, &ada, json!({"category": "graffiti", "title": "Graffiti here", "lat": north(5.0), "lon": LON, "answers": {"offensive": "no"}})).await;
-    let closed = report(&app, &ada, litter("closed one", north(5.0), LON)).await;
-    let response = set_status(
-        &app,
-        &officer,
-        closed["id"].as_str().unwrap(),
-        json!({"status": "resolved", "note": "Cleared"}),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
+    report_passed_over(&app, &ada, &officer, north(5.0), north(5.0)).await;
     let found = get(
         &app,
         &format!("/issues/duplicates?lat={LAT}&lon={LON}&category=litter"),
