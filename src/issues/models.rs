@@ -1237,10 +1237,11 @@ pub fn nearby_open(
 /// The nearest `count` open issues of a category within a circle (by
 /// `squared_distance!`), in order.
 ///
-/// In two steps, so that few rows are read: the index `issues_open_by_category` holds
-/// every column the search tests, so the nearest are picked from it alone (by their
-/// [`IndexKey`]), and only those are read from the table. Among issues at the very same
-/// distance the pick goes by that key, the order goes by id.
+/// In two steps, so that few rows are read: the index led by the category
+/// (`issues_open_by_category_cell`, or `issues_open_by_category` for a box wider than
+/// [`MOST_LON_CELLS`] strips) holds every column the search tests, so the nearest are
+/// picked from it alone (by their [`IndexKey`]), and only those are read from the table.
+/// Among issues at the very same distance the pick goes by that key, the order goes by id.
 fn open_within(
     conn: &mut DbConnection,
     category: &str,
