@@ -78,6 +78,11 @@ pub fn insert_pledge(conn: &mut DbConnection, row: &PledgeRow) -> QueryResult<()
         // The pledger now relates to the opportunity (their app caches it from now on).
         sync::record_for(conn, Entity::Opportunity, opportunity, account)?;
     }
+    Ok(())
+}
+
+/// Raises `pledge.made` for a new pledge, with the status it ends its first write in.
+pub fn raise_made(conn: &mut DbConnection, row: &PledgeRow) -> QueryResult<()> {
     let details = serde_json::json!({ "status": row.status, "actor_id": row.account_id });
     raise(conn, "pledge.made", &row.id, details, row.created_at)
 }
@@ -119,7 +124,7 @@ pub fn set_status(
 }
 
 /// The status a pledge that got a place starts in.
-fn placed_status(opportunity: &OpportunityRow) -> &'static str {
+pub fn placed_status(opportunity: &OpportunityRow) -> &'static str {
     if opportunity.auto_confirm {
         CONFIRMED
     } else {
@@ -145,6 +150,24 @@ pub fn place(
         }
         _ => Ok(PLEDGED),
     }
+}
+
+/// Takes a place for a new pledge stored as having one ([`placed_status`]), or puts it on
+/// the waitlist when none is free. The place is taken through the opportunity's row, which
+/// stays locked until the write commits, so a new pledge does this last.
+pub fn take_place_or_wait(
+    conn: &mut DbConnection,
+    pledge: &mut PledgeRow,
+    opportunity: &OpportunityRow,
+) -> QueryResult<()> {
+    let status = place(conn, pledge, Some(opportunity))?;
+    if status != pledge.status {
+        diesel::update(pledges::table.find(&pledge.id))
+            .set(pledges::status.eq(status))
+            .execute(conn)?;
+        pledge.status = status.to_owned();
+    }
+    Ok(())
 }
 
 /// Gives a freed place to the oldest waitlisted pledges while places are free.
@@ -249,20 +272,6 @@ pub fn settle_conditions(
         }
     }
     Ok(())
-}
-
-/// The issue a pledge helps, directly or through its opportunity.
-pub fn issue_of(conn: &mut DbConnection, pledge: &PledgeRow) -> QueryResult<Option<String>> {
-    if let Some(issue) = &pledge.issue_id {
-        return Ok(Some(issue.clone()));
-    }
-    match &pledge.opportunity_id {
-        Some(opportunity) => opportunities::table
-            .find(opportunity)
-            .select(opportunities::issue_id)
-            .first(conn),
-        None => Ok(None),
-    }
 }
 
 /// After a pledge to an issue (or to an opportunity for it): a `reported` issue moves to

@@ -17,7 +17,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::{PledgeNote, tag_key};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::issues::lifecycle::Status as IssueStatus;
-use crate::opportunities::models::{self as opportunity_models, PUBLISHED};
+use crate::opportunities::models::{self as opportunity_models, OpportunityRow, PUBLISHED};
 use crate::pagination::{Page, PageQuery};
 use crate::partners::{Caller, Scope};
 use crate::startup::AppState;
@@ -206,20 +206,25 @@ fn pledge_row(
     }
 }
 
-/// Stores a validated pledge for its target, places it, settles conditions and updates
-/// the issue it helps.
+/// Stores a validated pledge for its target (`opportunity`, read in the same write, for
+/// a pledge to one), settles conditions, updates the issue it helps, and places it last.
+///
+/// Every sign-up for an opportunity locks the opportunity's row to take a place (see
+/// [`models::take_place_or_wait`]), and keeps it locked until it commits. So the pledge is
+/// stored as if it got a place, and the place is taken as the write's last step: on
+/// PostgreSQL the row is held for the last few statements of the transaction, not for
+/// all of them. A conditional pledge this one activates came first, so it takes a free
+/// place before this one does.
 fn file_pledge(
     conn: &mut DbConnection,
     mut row: PledgeRow,
     target: Target,
+    opportunity: Option<&OpportunityRow>,
     now: NaiveDateTime,
 ) -> ApiResult<PledgeView> {
-    let opportunity = match &target {
-        Target::Opportunity(id) => Some(opportunity_models::find_opportunity(conn, id)?),
-        Target::Issue(_) => None,
-    };
+    let places = opportunity.filter(|_| row.status != CONDITIONAL && row.takes_place());
     if row.status != CONDITIONAL {
-        row.status = models::place(conn, &row, opportunity.as_ref())?.to_owned();
+        row.status = places.map_or(PLEDGED, models::placed_status).to_owned();
     }
     match models::insert_pledge(conn, &row) {
         Err(diesel::result::Error::DatabaseError(
@@ -233,11 +238,28 @@ fn file_pledge(
         }
         other => other?,
     }
-    models::settle_conditions(conn, &target, now)?;
-    if let Some(issue) = models::issue_of(conn, &row)? {
-        models::note_pledge_on_issue(conn, &issue, now)?;
+    if places.is_none() {
+        // Its status is settled: `pledge.made` comes before what the conditions raise.
+        models::raise_made(conn, &row)?;
     }
-    reload(conn, &row.id)
+    models::settle_conditions(conn, &target, now)?;
+    let issue = match (&row.issue_id, opportunity) {
+        (Some(issue), _) => Some(issue),
+        (None, Some(opportunity)) => opportunity.issue_id.as_ref(),
+        (None, None) => None,
+    };
+    if let Some(issue) = issue {
+        models::note_pledge_on_issue(conn, issue, now)?;
+    }
+    if let Some(opportunity) = places {
+        models::take_place_or_wait(conn, &mut row, opportunity)?;
+        models::raise_made(conn, &row)?;
+    }
+    if row.status == CONDITIONAL {
+        // Settling the conditions may have activated it.
+        return reload(conn, &row.id);
+    }
+    view(conn, row)
 }
 
 fn reload(conn: &mut DbConnection, id: &str) -> ApiResult<PledgeView> {
@@ -316,7 +338,7 @@ pub async fn create_opportunity_pledge(
         }
         models::settle_conditions(conn, &Target::Opportunity(id.clone()), now)?;
         row.opportunity_id = Some(id.clone());
-        file_pledge(conn, row, Target::Opportunity(id), now)
+        file_pledge(conn, row, Target::Opportunity(id), Some(&opportunity), now)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -363,7 +385,7 @@ pub async fn create_issue_pledge(
         }
         models::settle_conditions(conn, &Target::Issue(id.clone()), now)?;
         row.issue_id = Some(id.clone());
-        file_pledge(conn, row, Target::Issue(id), now)
+        file_pledge(conn, row, Target::Issue(id), None, now)
     })
     .await?;
     Ok(HttpResponse::Created()

@@ -299,6 +299,39 @@ async fn a_conditional_pledge_activates_when_met_and_lapses_after_its_deadline()
     .await;
 }
 
+/// A new pledge takes its place as its write's last step, after the conditions it meets
+/// have settled: a conditional pledge it activates came first, so it gets the last place.
+#[actix_web::test]
+async fn a_conditional_pledge_a_new_one_activates_gets_the_last_place_first() {
+    let app = TestApp::spawn().await;
+    let owner = app.citizen("owner@example.org").await;
+    let group = group(&app, &owner, "Green Street Friends").await;
+    let id = opportunity(&app, &owner, &group, json!({"capacity": 1})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ada = app.citizen("ada@example.org").await;
+    let bo = app.citizen("bo@example.org").await;
+    let condition =
+        json!({"kind": "time", "hours": 2, "min_pledgers": 2, "condition_deadline": in_hours(1)});
+    let pending = created(pledge(&app, &ada, &id, condition).await).await;
+    assert_eq!(pending["status"], "conditional");
+
+    let late = created(pledge(&app, &bo, &id, time_pledge(1.0)).await).await;
+    assert_eq!(late["status"], "waitlisted");
+    let met = ok(app
+        .get_as(
+            &format!("/pledges/{}", pending["id"].as_str().unwrap()),
+            &ada.access_token,
+        )
+        .await)
+    .await;
+    assert_eq!(met["status"], "confirmed");
+    let counts = public(&app, &format!("/opportunities/{id}")).await;
+    assert_eq!(counts["places_taken"], 1);
+    assert_eq!(counts["waitlist_count"], 1);
+}
+
 #[actix_web::test]
 async fn hours_are_claimed_by_the_pledger_and_verified_by_an_organiser() {
     let app = TestApp::spawn().await;
