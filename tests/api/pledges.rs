@@ -83,6 +83,14 @@ async fn opportunity(app: &TestApp, organiser: &Citizen, group: &str, extra: Val
     .await
 }
 
+/// The id of an opportunity of `group`, made by `organiser` with `extra` fields.
+async fn opportunity_id(app: &TestApp, organiser: &Citizen, group: &str, extra: Value) -> String {
+    opportunity(app, organiser, group, extra).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn time_pledge(hours: f64) -> Value {
     json!({"kind": "time", "hours": hours})
 }
@@ -176,10 +184,7 @@ async fn a_withdrawal_promotes_the_oldest_waitlisted_pledge() {
     let app = TestApp::spawn().await;
     let owner = app.citizen("owner@example.org").await;
     let group = group(&app, &owner, "Green Street Friends").await;
-    let id = opportunity(&app, &owner, &group, json!({"capacity": 1})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = opportunity_id(&app, &owner, &group, json!({"capacity": 1})).await;
     let first = app.citizen("first@example.org").await;
     let second = app.citizen("second@example.org").await;
     let third = app.citizen("third@example.org").await;
@@ -237,10 +242,7 @@ async fn a_conditional_pledge_activates_when_met_and_lapses_after_its_deadline()
     let app = TestApp::spawn().await;
     let owner = app.citizen("owner@example.org").await;
     let group = group(&app, &owner, "Green Street Friends").await;
-    let id = opportunity(&app, &owner, &group, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = opportunity_id(&app, &owner, &group, json!({})).await;
     let ada = app.citizen("ada@example.org").await;
     let bo = app.citizen("bo@example.org").await;
     let cy = app.citizen("cy@example.org").await;
@@ -263,10 +265,7 @@ async fn a_conditional_pledge_activates_when_met_and_lapses_after_its_deadline()
     assert_eq!(met["condition"]["met"], true);
 
     // Another opportunity where the threshold is never met.
-    let lonely = opportunity(&app, &owner, &group, json!({"title": "Lonely task"})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let lonely = opportunity_id(&app, &owner, &group, json!({"title": "Lonely task"})).await;
     let deadline = (chrono::Utc::now() + chrono::TimeDelta::seconds(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let waiting = created(
@@ -306,10 +305,7 @@ async fn a_conditional_pledge_a_new_one_activates_gets_the_last_place_first() {
     let app = TestApp::spawn().await;
     let owner = app.citizen("owner@example.org").await;
     let group = group(&app, &owner, "Green Street Friends").await;
-    let id = opportunity(&app, &owner, &group, json!({"capacity": 1})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = opportunity_id(&app, &owner, &group, json!({"capacity": 1})).await;
     let ada = app.citizen("ada@example.org").await;
     let bo = app.citizen("bo@example.org").await;
     let condition =
@@ -491,10 +487,7 @@ async fn another_citizens_pledge_is_404_for_every_verb() {
     let app = TestApp::spawn().await;
     let owner = app.citizen("owner@example.org").await;
     let group = group(&app, &owner, "Green Street Friends").await;
-    let id = opportunity(&app, &owner, &group, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = opportunity_id(&app, &owner, &group, json!({})).await;
     let ada = app.citizen("ada@example.org").await;
     let eve = app.citizen("eve@example.org").await;
     let pid = created(pledge(&app, &ada, &id, time_pledge(2.0)).await).await["id"]
